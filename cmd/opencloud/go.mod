@@ -1,0 +1,7 @@
+module github.com/opencloud/opencloud/cmd/opencloud
+
+go 1.26.8
+
+require github.com/opencloud/opencloud/libs v0.0.0
+
+replace github.com/opencloud/opencloud/libs => ../../libs

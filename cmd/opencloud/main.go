@@ -1,0 +1,258 @@
+// Command opencloud runs a whole OpenCloud peer in one process: the embedded
+// SQLite store and NATS server, every service, and a gateway on one port.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/opencloud/opencloud/cmd/opencloud/internal/gateway"
+	"github.com/opencloud/opencloud/libs/authn"
+	"github.com/opencloud/opencloud/libs/broker"
+	"github.com/opencloud/opencloud/libs/config"
+	"github.com/opencloud/opencloud/libs/platform"
+	"github.com/opencloud/opencloud/libs/server"
+	"github.com/opencloud/opencloud/libs/store"
+	"github.com/opencloud/opencloud/libs/store/sqlitestore"
+	authsvc "github.com/opencloud/opencloud/services/oc-auth/service"
+	catalogsvc "github.com/opencloud/opencloud/services/oc-catalog/service"
+	datacentersvc "github.com/opencloud/opencloud/services/oc-datacenter/service"
+	monitordsvc "github.com/opencloud/opencloud/services/oc-monitord/service"
+	peersvc "github.com/opencloud/opencloud/services/oc-peer/service"
+	schedulersvc "github.com/opencloud/opencloud/services/oc-scheduler/service"
+	schedulerdsvc "github.com/opencloud/opencloud/services/oc-schedulerd/service"
+	workflowsvc "github.com/opencloud/opencloud/services/oc-workflow/service"
+	workspacesvc "github.com/opencloud/opencloud/services/oc-workspace/service"
+)
+
+type appConfig struct {
+	HTTPAddr      string        `env:"OC_HTTP_ADDR" default:":8000" help:"where the gateway listens"`
+	PublicURL     string        `env:"OC_PUBLIC_URL" default:"http://localhost:8000" help:"the URL users reach the gateway at; tokens are issued by <it>/auth"`
+	DataDir       string        `env:"OC_DATA" default:"./data" help:"directory of the SQLite store and NATS JetStream files"`
+	PeerID        string        `env:"OC_PEER_ID" default:"local" help:"this peer's name, stamped on the resources it owns"`
+	AdminUser     string        `env:"OC_ADMIN_USER" default:"admin" help:"the first administrator's user name"`
+	AdminPassword string        `env:"OC_ADMIN_PASSWORD" secret:"true" help:"the first administrator's password (generated and printed once when empty)"`
+	NATSAddr      string        `env:"OC_NATS_ADDR" default:"127.0.0.1:0" help:"where the embedded NATS listens (port 0: any free port)"`
+	LogFormat     string        `env:"OC_LOG_FORMAT" default:"text" help:"text or json"`
+	LogLevel      string        `env:"OC_LOG_LEVEL" default:"info" help:"debug, info, warn or error"`
+	EventsMaxAge  time.Duration `env:"OC_EVENTS_MAX_AGE" default:"168h" help:"how long NATS keeps events for replay"`
+}
+
+func (c *appConfig) Validate() error {
+	var errs []error
+	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, fmt.Errorf("OC_PUBLIC_URL=%q: expected an http:// or https:// URL", c.PublicURL))
+	}
+	if _, err := platform.ParseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("OC_LOG_FORMAT=%q: expected text or json", c.LogFormat))
+	}
+	if _, _, err := net.SplitHostPort(c.NATSAddr); err != nil {
+		errs = append(errs, fmt.Errorf("OC_NATS_ADDR=%q: expected host:port", c.NATSAddr))
+	}
+	return errors.Join(errs...)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "opencloud:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the peer and blocks until ctx is done. ready, if non-nil, gets
+// the gateway's base URL once it accepts requests.
+func run(ctx context.Context, getenv config.Getenv, out io.Writer, ready func(baseURL string)) error {
+	var cfg appConfig
+	if err := config.Load(getenv, &cfg); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	log := platform.NewLogger(out, cfg.LogFormat, cfg.LogLevel)
+	log.Info("starting opencloud (all-in-one)", config.Attrs(&cfg)...)
+
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
+	}
+	st, err := sqlitestore.Open(ctx, filepath.Join(cfg.DataDir, "opencloud.db"), log)
+	if err != nil {
+		return err
+	}
+	defer st.Close(context.Background())
+
+	nc, stopNATS, err := startNATS(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopNATS()
+
+	// Listen before building the services: with OC_HTTP_ADDR=...:0 the real
+	// port is only known now, and the services fetch token keys through it.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	publicURL := strings.TrimRight(cfg.PublicURL, "/")
+	if getenv("OC_PUBLIC_URL") == "" {
+		// Follow the real port (OC_HTTP_ADDR may say :0), keep the default host.
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		publicURL = "http://localhost:" + port
+	}
+	issuer := publicURL + "/auth"
+	verifier := authn.NewOIDCVerifier(ctx, issuer, "http://"+loopback(ln.Addr())+"/auth/keys", authn.Audience)
+
+	comps, err := buildComponents(ctx, cfg, issuer, publicURL, deps{log: log, store: st, nats: nc, verifier: verifier,
+		metrics: server.NewMetrics(prometheus.NewRegistry())})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	routes := make([]gateway.Route, len(comps))
+	for i, c := range comps {
+		routes[i] = gateway.Route{Prefix: c.Prefix(), Handler: c.Handler()}
+	}
+	gw := gateway.New(routes, landingPage(publicURL, comps))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, c := range comps {
+		wg.Go(func() {
+			if err := c.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("component stopped", "component", c.Name(), "err", err)
+			}
+		})
+	}
+	fmt.Fprintf(out, "\nOpenCloud is up: %s\n  sign in as %q (see above for a generated password on first start)\n  API docs: %s/catalog/swagger/index.html\n  data: %s\n\n",
+		publicURL, cfg.AdminUser, publicURL, cfg.DataDir)
+	if ready != nil {
+		ready("http://" + loopback(ln.Addr()))
+	}
+	err = server.Serve(ctx, log, ln, gw)
+	cancel()
+	wg.Wait()
+	return err
+}
+
+type deps struct {
+	log      *slog.Logger
+	store    store.Store
+	nats     *nats.Conn
+	verifier authn.Verifier
+	metrics  *server.Metrics
+}
+
+func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL string, d deps) ([]server.Component, error) {
+	auth, err := authsvc.New(ctx, authsvc.Config{
+		Issuer:          issuer,
+		AdminUser:       cfg.AdminUser,
+		AdminPassword:   cfg.AdminPassword,
+		WebRedirectURIs: []string{publicURL + "/", publicURL + "/callback"},
+	}, authsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Metrics: d.metrics})
+	if err != nil {
+		return nil, fmt.Errorf("oc-auth: %w", err)
+	}
+	catalog, err := catalogsvc.New(ctx, catalogsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats,
+		Verifier: d.verifier, Metrics: d.metrics, PeerID: cfg.PeerID})
+	if err != nil {
+		return nil, fmt.Errorf("oc-catalog: %w", err)
+	}
+	comps := []server.Component{auth, catalog}
+	type ctor func() (server.Component, error)
+	for _, build := range []ctor{
+		func() (server.Component, error) {
+			return workspacesvc.New(ctx, workspacesvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
+		},
+		func() (server.Component, error) {
+			return workflowsvc.New(ctx, workflowsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
+		},
+		func() (server.Component, error) {
+			return schedulersvc.New(ctx, schedulersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
+		},
+		func() (server.Component, error) {
+			return schedulerdsvc.New(ctx, schedulerdsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
+		},
+		func() (server.Component, error) {
+			return monitordsvc.New(ctx, monitordsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
+		},
+		func() (server.Component, error) {
+			return datacentersvc.New(ctx, datacentersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
+		},
+		func() (server.Component, error) {
+			return peersvc.New(ctx, peersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
+		},
+	} {
+		c, err := build()
+		if err != nil {
+			return nil, err
+		}
+		comps = append(comps, c)
+	}
+	return comps, nil
+}
+
+func startNATS(ctx context.Context, cfg appConfig, log *slog.Logger) (*nats.Conn, func(), error) {
+	host, port, _ := net.SplitHostPort(cfg.NATSAddr)
+	var p int
+	fmt.Sscan(port, &p)
+	emb, err := broker.StartEmbedded(broker.EmbeddedOptions{Host: host, Port: p, StoreDir: filepath.Join(cfg.DataDir, "nats")})
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, err := broker.Connect(ctx, emb.ClientURL(), "opencloud", log)
+	if err != nil {
+		emb.Shutdown()
+		return nil, nil, err
+	}
+	if err := broker.EnsureStream(ctx, nc, cfg.EventsMaxAge); err != nil {
+		nc.Close()
+		emb.Shutdown()
+		return nil, nil, err
+	}
+	log.Info("embedded NATS ready", "url", emb.ClientURL())
+	return nc, func() { _ = nc.Drain(); emb.Shutdown() }, nil
+}
+
+// loopback turns a listen address into one this process can dial.
+func loopback(a net.Addr) string {
+	host, port, _ := net.SplitHostPort(a.String())
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func landingPage(publicURL string, comps []server.Component) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><title>OpenCloud</title>
+<style>body{font-family:system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem;color:#1f2933}code{background:#f0f4f8;padding:.1rem .3rem}</style></head>
+<body><h1>OpenCloud</h1><p>This peer is running. OpenID discovery: <a href="%[1]s/auth/.well-known/openid-configuration"><code>/auth/.well-known/openid-configuration</code></a>.</p><h2>APIs</h2><ul>`, publicURL)
+		for _, c := range comps {
+			fmt.Fprintf(w, `<li><a href="%s%s/swagger/index.html">%s</a></li>`, publicURL, c.Prefix(), c.Name())
+		}
+		fmt.Fprint(w, `</ul></body></html>`)
+	})
+}

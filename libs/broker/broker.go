@@ -1,0 +1,169 @@
+// Package broker connects OpenCloud services to NATS, runs the embedded
+// nats-server of the all-in-one binary and of tests, and publishes events.
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/opencloud/opencloud/libs/event"
+)
+
+// StreamName is the JetStream stream that keeps every oc.> event.
+const StreamName = "OC_EVENTS"
+
+// Connect dials NATS and keeps reconnecting forever: a broker outage delays
+// events, it never stops a service.
+func Connect(ctx context.Context, url, name string, log *slog.Logger) (*nats.Conn, error) {
+	nc, err := nats.Connect(url,
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrl()) }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("broker: connect %s: %w", url, err)
+	}
+	return nc, nil
+}
+
+// Ping reports whether the connection is up (used by /readyz).
+func Ping(nc *nats.Conn) error {
+	if nc == nil {
+		return errors.New("no NATS connection")
+	}
+	if !nc.IsConnected() {
+		return fmt.Errorf("NATS is %s", nc.Status())
+	}
+	return nil
+}
+
+// EnsureStream creates or updates the stream that keeps every OpenCloud event
+// for replay by consumers that were down.
+func EnsureStream(ctx context.Context, nc *nats.Conn, maxAge time.Duration) error {
+	js, err := nc.JetStream(nats.Context(ctx))
+	if err != nil {
+		return fmt.Errorf("broker: jetstream: %w", err)
+	}
+	cfg := &nats.StreamConfig{
+		Name: StreamName, Subjects: []string{event.All},
+		Storage: nats.FileStorage, MaxAge: maxAge, Discard: nats.DiscardOld,
+	}
+	if _, err := js.StreamInfo(StreamName, nats.Context(ctx)); errors.Is(err, nats.ErrStreamNotFound) {
+		_, err = js.AddStream(cfg, nats.Context(ctx))
+		if err != nil {
+			return fmt.Errorf("broker: add stream: %w", err)
+		}
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("broker: stream info: %w", err)
+	}
+	if _, err := js.UpdateStream(cfg, nats.Context(ctx)); err != nil {
+		return fmt.Errorf("broker: update stream: %w", err)
+	}
+	return nil
+}
+
+// Publisher publishes event envelopes on behalf of one service.
+type Publisher struct {
+	nc     *nats.Conn
+	source string
+	log    *slog.Logger
+}
+
+// NewPublisher returns a publisher stamping events with source.
+func NewPublisher(nc *nats.Conn, source string, log *slog.Logger) *Publisher {
+	return &Publisher{nc: nc, source: source, log: log}
+}
+
+// Publish sends an event. A failure is logged and returned; callers that have
+// already committed to the store treat it as non-fatal (the store is the truth).
+func (p *Publisher) Publish(ctx context.Context, typ, subject, actor string, data any) error {
+	env, err := event.New(typ, p.source, subject, actor, data)
+	if err != nil {
+		return fmt.Errorf("broker: encode %s: %w", typ, err)
+	}
+	env.RequestID = RequestIDFrom(ctx)
+	raw, err := json.Marshal(env)
+	if err != nil {
+		return fmt.Errorf("broker: encode %s: %w", typ, err)
+	}
+	if err := p.nc.Publish(typ, raw); err != nil {
+		p.log.WarnContext(ctx, "event not published", "type", typ, "subject", subject, "err", err)
+		return fmt.Errorf("broker: publish %s: %w", typ, err)
+	}
+	return nil
+}
+
+type requestIDKey struct{}
+
+// WithRequestID stores the request ID that published events carry.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestIDFrom returns the request ID set by WithRequestID, or "".
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// EmbeddedOptions configures the in-process NATS server.
+type EmbeddedOptions struct {
+	Host     string // default 127.0.0.1
+	Port     int    // 0 picks a free port
+	StoreDir string // JetStream storage; required
+}
+
+// Embedded is an in-process nats-server with JetStream.
+type Embedded struct{ srv *server.Server }
+
+// StartEmbedded starts nats-server in this process and waits until it accepts
+// connections. It installs no signal handlers.
+func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
+	if o.StoreDir == "" {
+		return nil, errors.New("broker: embedded NATS needs a StoreDir")
+	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	port := o.Port
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	srv, err := server.NewServer(&server.Options{
+		Host: o.Host, Port: port, JetStream: true, StoreDir: o.StoreDir,
+		NoSigs: true, NoLog: true, ServerName: "opencloud-embedded",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broker: embedded NATS: %w", err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, errors.New("broker: embedded NATS did not become ready in 10s")
+	}
+	return &Embedded{srv: srv}, nil
+}
+
+// ClientURL is the nats:// URL to connect to.
+func (e *Embedded) ClientURL() string { return e.srv.ClientURL() }
+
+// Shutdown stops the server and waits for it.
+func (e *Embedded) Shutdown() {
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+}

@@ -1,0 +1,57 @@
+// Package event defines the envelope of every fact OpenCloud publishes on
+// NATS and the subject names. Subjects are oc.<domain>.<event>; the store
+// stays the source of truth, so a consumer that missed events reconciles
+// from it.
+package event
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Subjects.
+const (
+	ResourceCreated = "oc.resource.created"
+	ResourceUpdated = "oc.resource.updated"
+	ResourceDeleted = "oc.resource.deleted"
+
+	UserCreated   = "oc.auth.user.created"
+	UserUpdated   = "oc.auth.user.updated"
+	UserDeleted   = "oc.auth.user.deleted"
+	GroupChanged  = "oc.auth.group.changed"
+	ClientChanged = "oc.auth.client.changed"
+
+	ExecutionState = "oc.execution.state"
+)
+
+// ExecutionLog is the subject of one execution's step logs.
+func ExecutionLog(executionID string) string { return "oc.execution.log." + executionID }
+
+// All matches every OpenCloud subject (the JetStream stream's filter).
+const All = "oc.>"
+
+// Envelope wraps every event.
+type Envelope struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Source    string          `json:"source"`
+	Time      time.Time       `json:"time"`
+	Subject   string          `json:"subject,omitempty"`
+	Actor     string          `json:"actor,omitempty"`
+	RequestID string          `json:"request_id,omitempty"`
+	Data      json.RawMessage `json:"data,omitempty"`
+}
+
+// New builds an envelope; data is marshalled to JSON.
+func New(typ, source, subject, actor string, data any) (Envelope, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return Envelope{}, err
+	}
+	return Envelope{
+		ID: uuid.NewString(), Type: typ, Source: source, Time: time.Now().UTC(),
+		Subject: subject, Actor: actor, Data: raw,
+	}, nil
+}

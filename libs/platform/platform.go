@@ -1,0 +1,130 @@
+// Package platform opens what every standalone service needs from its
+// environment: logger, store, NATS and the token verifier. Each service's
+// main declares its own config and embeds Infra for these.
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/opencloud/opencloud/libs/authn"
+	"github.com/opencloud/opencloud/libs/broker"
+	"github.com/opencloud/opencloud/libs/store"
+	"github.com/opencloud/opencloud/libs/store/mongostore"
+	"github.com/opencloud/opencloud/libs/store/sqlitestore"
+)
+
+// Infra is the shared part of every service's configuration.
+type Infra struct {
+	PublicURL    string `env:"OC_PUBLIC_URL" default:"http://localhost:8000" help:"the URL users reach the gateway at; the token issuer is <it>/auth"`
+	AuthInternal string `env:"OC_AUTH_INTERNAL_URL" help:"where services reach oc-auth for its keys (default: OC_PUBLIC_URL)"`
+	Store        string `env:"OC_STORE" default:"mongo" help:"mongo or sqlite"`
+	MongoURI     string `env:"OC_MONGO_URI" default:"mongodb://localhost:27017" secret:"true"`
+	MongoDB      string `env:"OC_MONGO_DB" default:"opencloud"`
+	SQLitePath   string `env:"OC_SQLITE_PATH" default:"./data/opencloud.db"`
+	NATSURL      string `env:"OC_NATS_URL" default:"nats://localhost:4222"`
+	LogFormat    string `env:"OC_LOG_FORMAT" default:"text" help:"text or json"`
+	LogLevel     string `env:"OC_LOG_LEVEL" default:"info" help:"debug, info, warn or error"`
+}
+
+// Validate checks the enumerations.
+func (c Infra) Validate() error {
+	var errs []error
+	if c.Store != "mongo" && c.Store != "sqlite" {
+		errs = append(errs, fmt.Errorf("OC_STORE=%q: expected mongo or sqlite", c.Store))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("OC_LOG_FORMAT=%q: expected text or json", c.LogFormat))
+	}
+	if _, err := ParseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, fmt.Errorf("OC_PUBLIC_URL=%q: expected an http:// or https:// URL", c.PublicURL))
+	}
+	return errors.Join(errs...)
+}
+
+// Issuer is the token issuer: oc-auth serves under /auth of the public URL.
+func (c Infra) Issuer() string { return strings.TrimRight(c.PublicURL, "/") + "/auth" }
+
+// JWKSURL is where services fetch oc-auth's signing keys.
+func (c Infra) JWKSURL() string {
+	base := c.AuthInternal
+	if base == "" {
+		base = c.PublicURL
+	}
+	return strings.TrimRight(base, "/") + "/auth/keys"
+}
+
+// ParseLevel reads a slog level name.
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("OC_LOG_LEVEL=%q: expected debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// NewLogger builds the process logger: JSON in containers, text on a terminal.
+func NewLogger(w io.Writer, format, level string) *slog.Logger {
+	lvl, err := ParseLevel(level)
+	if err != nil {
+		lvl = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// OpenStore opens the configured backend.
+func OpenStore(ctx context.Context, c Infra, log *slog.Logger) (store.Store, error) {
+	if c.Store == "sqlite" {
+		if dir := filepath.Dir(c.SQLitePath); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("create data directory: %w", err)
+			}
+		}
+		return sqlitestore.Open(ctx, c.SQLitePath, log)
+	}
+	return mongostore.Open(ctx, c.MongoURI, c.MongoDB, log)
+}
+
+// Deps is what platform.Open returns to a standalone service.
+type Deps struct {
+	Store    store.Store
+	NATS     *nats.Conn
+	Verifier *authn.OIDCVerifier
+}
+
+// Open connects the store, NATS and the verifier. Close releases them.
+func Open(ctx context.Context, c Infra, name string, log *slog.Logger) (*Deps, error) {
+	st, err := OpenStore(ctx, c, log)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := broker.Connect(ctx, c.NATSURL, "oc-"+name, log)
+	if err != nil {
+		_ = st.Close(ctx)
+		return nil, err
+	}
+	return &Deps{Store: st, NATS: nc, Verifier: authn.NewOIDCVerifier(ctx, c.Issuer(), c.JWKSURL(), authn.Audience)}, nil
+}
+
+// Close drains NATS and closes the store.
+func (d *Deps) Close(ctx context.Context) error {
+	if d.NATS != nil {
+		_ = d.NATS.Drain()
+	}
+	return d.Store.Close(ctx)
+}

@@ -1,0 +1,111 @@
+// Package service builds oc-catalog from its dependencies, so that its
+// standalone main and the all-in-one binary run it the same way.
+//
+//	@title						OpenCloud catalog API
+//	@version					1.0
+//	@description				The resources a peer offers — data, processing, storage, compute and workflows — with their metadata, visibility and pricing. Every route needs a bearer token from oc-auth; errors are {"error": {"code", "message", "details"}}.
+//	@BasePath					/catalog
+//	@securityDefinitions.apikey	BearerAuth
+//	@in							header
+//	@name						Authorization
+//	@description				"Bearer " followed by an access token from /auth.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/opencloud/opencloud/libs/authn"
+	"github.com/opencloud/opencloud/libs/broker"
+	"github.com/opencloud/opencloud/libs/server"
+	"github.com/opencloud/opencloud/libs/store"
+
+	// Registers the "catalog" Swagger instance served at /catalog/swagger/.
+	_ "github.com/opencloud/opencloud/services/oc-catalog/docs"
+	"github.com/opencloud/opencloud/services/oc-catalog/internal/catalog"
+	"github.com/opencloud/opencloud/services/oc-catalog/internal/httpapi"
+	catalogstore "github.com/opencloud/opencloud/services/oc-catalog/internal/store"
+)
+
+// DefaultPeerID names this peer when the configuration gives no id.
+const DefaultPeerID = "local"
+
+// MaxBodyBytes bounds request bodies: a resource is a few kilobytes, so a
+// larger body is a mistake or an attack.
+const MaxBodyBytes = 256 << 10
+
+// Deps is what the catalog needs from its process.
+type Deps struct {
+	Logger   *slog.Logger
+	Store    store.Store
+	NATS     *nats.Conn
+	Verifier authn.Verifier
+	Metrics  *server.Metrics // nil: a registry of its own
+	PeerID   string          // "": DefaultPeerID
+}
+
+// Service is oc-catalog; it implements server.Component.
+type Service struct {
+	handler http.Handler
+}
+
+var _ server.Component = (*Service)(nil)
+
+// New opens the catalog's collection and builds its HTTP handler.
+func New(ctx context.Context, d Deps) (*Service, error) {
+	var missing []error
+	if d.Logger == nil {
+		missing = append(missing, errors.New("Logger"))
+	}
+	if d.Store == nil {
+		missing = append(missing, errors.New("Store"))
+	}
+	if d.NATS == nil {
+		missing = append(missing, errors.New("NATS"))
+	}
+	if d.Verifier == nil {
+		// Without it the API would be open to anyone.
+		missing = append(missing, errors.New("Verifier"))
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("catalog: missing dependencies: %w", errors.Join(missing...))
+	}
+	if d.PeerID == "" {
+		d.PeerID = DefaultPeerID
+	}
+	log := d.Logger.With("service", "catalog")
+	repo, err := catalogstore.Open(ctx, d.Store)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	svc := catalog.NewService(repo, broker.NewPublisher(d.NATS, "catalog", log), d.PeerID, log)
+
+	engine, api := server.New(server.Options{
+		Name: "catalog", Prefix: "/catalog", Logger: log, Metrics: d.Metrics, Verifier: d.Verifier,
+		Checks: []server.Check{
+			{Name: "store", Check: d.Store.Ping},
+			{Name: "nats", Check: func(context.Context) error { return broker.Ping(d.NATS) }},
+		},
+		SwaggerInstance: "catalog",
+		MaxBodyBytes:    MaxBodyBytes,
+	})
+	httpapi.Register(api, svc)
+	return &Service{handler: engine}, nil
+}
+
+// Name implements server.Component.
+func (s *Service) Name() string { return "catalog" }
+
+// Prefix implements server.Component.
+func (s *Service) Prefix() string { return "/catalog" }
+
+// Handler implements server.Component.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Run implements server.Component: the catalog has no background loop.
+func (s *Service) Run(context.Context) error { return nil }
