@@ -52,10 +52,17 @@ func (c *collection) migrate(ctx context.Context) error {
 	return nil
 }
 
+// createTables creates the tables if they do not exist. The declared-field
+// columns have no type, so no affinity: they keep exactly the typed values
+// computed in Go, even if a field's type changes later.
 func (c *collection) createTables(ctx context.Context, tx *sql.Tx) error {
+	cols := "id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL, search TEXT"
+	for _, f := range c.cols {
+		cols += ", " + c.column(f)
+	}
 	for _, stmt := range []string{
 		"CREATE TABLE IF NOT EXISTS " + quote(specsTable) + " (name TEXT PRIMARY KEY, spec TEXT NOT NULL)",
-		"CREATE TABLE IF NOT EXISTS " + c.table + " (id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL, search TEXT)",
+		"CREATE TABLE IF NOT EXISTS " + c.table + " (" + cols + ")",
 		"CREATE TABLE IF NOT EXISTS " + c.arrays + " (field TEXT NOT NULL, value TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (field, value, id)) WITHOUT ROWID",
 		"CREATE INDEX IF NOT EXISTS " + quote(c.schema.spec.Name+"$array/id") + " ON " + c.arrays + " (id)",
 	} {
@@ -66,9 +73,8 @@ func (c *collection) createTables(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// addColumns adds a column for every declared field that has none yet. The
-// columns have no type, so no affinity: they keep exactly the typed values
-// computed in Go, even if a field's type changes later.
+// addColumns adds a column for every declared field that has none yet: the
+// table was created under an older spec.
 func (c *collection) addColumns(ctx context.Context, tx *sql.Tx) error {
 	existing, err := c.strings(ctx, tx, "SELECT name FROM pragma_table_info(?)", c.schema.spec.Name)
 	if err != nil {
@@ -238,14 +244,21 @@ func (c *collection) indexes() map[string]string {
 		}
 		want[name] = "CREATE " + kind + " IF NOT EXISTS " + quote(name) + " ON " + c.table + " (" + strings.Join(cols, ", ") + ")"
 	}
-	for _, f := range c.cols {
-		add([]string{f.name}, false)
-	}
+	single := map[string]bool{"id": true} // the primary key
 	for _, ix := range c.schema.spec.Indexes {
-		if len(ix.Fields) == 1 && ix.Fields[0] == "id" {
-			continue // the primary key
+		if len(ix.Fields) == 1 {
+			if single[ix.Fields[0]] {
+				continue
+			}
+			single[ix.Fields[0]] = true
 		}
 		add(ix.Fields, ix.Unique)
+	}
+	// A field with an index of its own in the spec needs no other.
+	for _, f := range c.cols {
+		if !single[f.name] {
+			add([]string{f.name}, false)
+		}
 	}
 	return want
 }

@@ -154,33 +154,3 @@ func appendValue(b []byte, v any) []byte {
 	}
 	panic("sqlitestore: appendValue of a value parseDocument cannot produce")
 }
-
-// appendString appends s as a JSON string. Only what JSON requires is
-// escaped, so stored documents stay readable.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if ch >= 0x20 && ch != '"' && ch != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch ch {
-		case '"', '\\':
-			b = append(b, '\\', ch)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[ch>>4], hex[ch&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}

@@ -320,8 +320,8 @@ func parseArray(dec *json.Decoder, depth int) ([]any, error) {
 
 // checkKey refuses the object keys MongoDB cannot store.
 func checkKey(key string) error {
-	if strings.HasPrefix(key, "$") || strings.Contains(key, ".") {
-		return fmt.Errorf("key %q: keys must not start with $ or contain a dot", key)
+	if strings.HasPrefix(key, "$") || strings.ContainsAny(key, ".\x00") {
+		return fmt.Errorf("key %q: keys must not start with $ or contain a dot or NUL", key)
 	}
 	return nil
 }
@@ -385,7 +385,11 @@ func (f field) fromJSON(v any) (any, error) {
 		}
 	case store.Time:
 		if s, ok := v.(string); ok {
-			return time.Parse(time.RFC3339Nano, s)
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return nil, err
+			}
+			return t, checkTime(t)
 		}
 	case store.StringArray:
 		if a, ok := v.([]any); ok {
@@ -393,6 +397,15 @@ func (f field) fromJSON(v any) (any, error) {
 		}
 	}
 	return nil, fmt.Errorf("%s is not %s", describe(v), typeName(f.typ))
+}
+
+// checkTime refuses instants outside the years 0 to 9999 in UTC, the
+// range both backends store times in: RFC 3339 cannot write the others.
+func checkTime(t time.Time) error {
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("time %s is outside the years 0 to 9999 UTC", t.Format(time.RFC3339Nano))
+	}
+	return nil
 }
 
 func stringArray(a []any) ([]string, error) {
@@ -570,20 +583,21 @@ func (s *schema) compileIn(in store.InFilter) (cond, error) {
 // fromGo converts a filter value to the field's Go type. Named types (type
 // State string) are accepted; a value of the wrong type is ErrInvalidQuery.
 func (f field) fromGo(v any) (any, error) {
-	if t, ok := v.(time.Time); ok && f.typ == store.Time {
-		return t, nil
-	}
 	rv := reflect.ValueOf(v)
 	switch k := rv.Kind(); {
+	case f.typ == store.Time:
+		t, ok := v.(time.Time)
+		if k == reflect.String {
+			var err error
+			t, err = time.Parse(time.RFC3339Nano, rv.String())
+			ok = err == nil
+		}
+		if ok && checkTime(t) == nil {
+			return t, nil
+		}
 	case f.typ == store.String || f.typ == store.StringArray:
 		if k == reflect.String {
 			return rv.String(), nil
-		}
-	case f.typ == store.Time:
-		if k == reflect.String {
-			if t, err := time.Parse(time.RFC3339Nano, rv.String()); err == nil {
-				return t, nil
-			}
 		}
 	case f.typ == store.Bool:
 		if k == reflect.Bool {
@@ -653,4 +667,34 @@ func (s *schema) compileQuery(q store.Query) (cond, []sortKey, error) {
 		keys[i] = sortKey{field: f, desc: so.Desc}
 	}
 	return c, keys, nil
+}
+
+// appendString appends s as a JSON string. Only what JSON requires is
+// escaped, so stored documents stay readable.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch >= 0x20 && ch != '"' && ch != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch ch {
+		case '"', '\\':
+			b = append(b, '\\', ch)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[ch>>4], hex[ch&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

@@ -78,15 +78,15 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if d.PeerID == "" {
 		d.PeerID = DefaultPeerID
 	}
-	log := d.Logger.With("service", "catalog")
 	repo, err := catalogstore.Open(ctx, d.Store)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
-	svc := catalog.NewService(repo, broker.NewPublisher(d.NATS, "catalog", log), d.PeerID, log)
+	svc := catalog.NewService(repo, broker.NewPublisher(d.NATS, "catalog", d.Logger), d.PeerID,
+		d.Logger.With("service", "catalog"))
 
 	engine, api := server.New(server.Options{
-		Name: "catalog", Prefix: "/catalog", Logger: log, Metrics: d.Metrics, Verifier: d.Verifier,
+		Name: "catalog", Prefix: "/catalog", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
 		Checks: []server.Check{
 			{Name: "store", Check: d.Store.Ping},
 			{Name: "nats", Check: func(context.Context) error { return broker.Ping(d.NATS) }},

@@ -26,8 +26,8 @@ func (s *Storage) client(c clients.Client) *client {
 	return &client{c: c, loginURL: s.opts.Issuer + "/login?authRequestID=", idTokenTT: s.opts.AccessTTL}
 }
 
-func (c *client) GetID() string                  { return c.c.ID }
-func (c *client) RedirectURIs() []string         { return c.c.RedirectURIs }
+func (c *client) GetID() string                    { return c.c.ID }
+func (c *client) RedirectURIs() []string           { return c.c.RedirectURIs }
 func (c *client) PostLogoutRedirectURIs() []string { return c.c.PostLogoutRedirectURIs }
 
 func (c *client) ApplicationType() op.ApplicationType {
@@ -68,12 +68,12 @@ func (c *client) GrantTypes() []oidc.GrantType {
 	return out
 }
 
-func (c *client) LoginURL(id string) string             { return c.loginURL + url.QueryEscape(id) }
-func (c *client) AccessTokenType() op.AccessTokenType   { return op.AccessTokenTypeJWT }
-func (c *client) IDTokenLifetime() time.Duration        { return c.idTokenTT }
-func (c *client) ClockSkew() time.Duration              { return 0 }
-func (c *client) IsScopeAllowed(string) bool            { return false }
-func (c *client) IDTokenUserinfoClaimsAssertion() bool  { return false }
+func (c *client) LoginURL(id string) string            { return c.loginURL + url.QueryEscape(id) }
+func (c *client) AccessTokenType() op.AccessTokenType  { return op.AccessTokenTypeJWT }
+func (c *client) IDTokenLifetime() time.Duration       { return c.idTokenTT }
+func (c *client) ClockSkew() time.Duration             { return 0 }
+func (c *client) IsScopeAllowed(string) bool           { return false }
+func (c *client) IDTokenUserinfoClaimsAssertion() bool { return false }
 
 // DevMode lets zitadel accept registered http:// redirect URIs (the
 // all-in-one binary and edge boards run on plain http). Redirect URIs are

@@ -124,12 +124,14 @@ func (s *Storage) ClientCredentials(ctx context.Context, clientID, clientSecret 
 }
 
 // ClientCredentialsTokenRequest implements op.ClientCredentialsStorage.
-func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, clientID string, scopes []string) (op.TokenRequest, error) {
+// Requested scopes are ignored (RFC 6749 section 3.3 allows it): what a
+// client may do is its configured roles, carried in the token.
+func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, clientID string, _ []string) (op.TokenRequest, error) {
 	c, err := s.clients.Get(ctx, clientID)
 	if err != nil {
 		return nil, err
 	}
-	return &clientCredentialsRequest{clientID: c.ID, roles: c.Roles, scopes: scopes}, nil
+	return &clientCredentialsRequest{clientID: c.ID, roles: c.Roles}, nil
 }
 
 // clientCredentialsRequest is the token request of a service or script; the
@@ -137,12 +139,11 @@ func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, clientID st
 type clientCredentialsRequest struct {
 	clientID string
 	roles    []string
-	scopes   []string
 }
 
 func (r *clientCredentialsRequest) GetSubject() string    { return r.clientID }
 func (r *clientCredentialsRequest) GetAudience() []string { return audience }
-func (r *clientCredentialsRequest) GetScopes() []string   { return r.scopes }
+func (r *clientCredentialsRequest) GetScopes() []string   { return nil }
 
 // GetPrivateClaimsFromRequest implements op.CanGetPrivateClaimsFromRequest:
 // the claims every OpenCloud service reads from an access token. They are
@@ -217,7 +218,7 @@ func (s *Storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 			return err
 		}
 		resp.Subject, resp.ClientID = c.ID, c.ID
-		resp.AppendClaims("roles", c.Roles)
+		resp.Claims = map[string]any{"roles": c.Roles}
 		return nil
 	}
 	if err != nil {

@@ -94,15 +94,29 @@ func normalize(in *resource.Input) {
 	}
 	if c := in.Compute; c != nil {
 		c.Country = strings.ToUpper(strings.TrimSpace(c.Country))
+		c.SecurityStandards = nilIfEmpty(c.SecurityStandards)
 	}
 	if p := in.Processing; p != nil {
 		p.Image = strings.TrimSpace(p.Image)
+		p.Command, p.Args, p.Ports = nilIfEmpty(p.Command), nilIfEmpty(p.Args), nilIfEmpty(p.Ports)
+		if len(p.Env) == 0 {
+			p.Env = nil
+		}
 	}
 }
 
-// dedupe drops repeated values, keeping the first occurrence's position; nil stays nil.
+// nilIfEmpty makes an empty list absent, as it reads back from JSON.
+func nilIfEmpty[T any](xs []T) []T {
+	if len(xs) == 0 {
+		return nil
+	}
+	return xs
+}
+
+// dedupe drops repeated values, keeping the first occurrence's position; an
+// empty list becomes nil.
 func dedupe(xs []string) []string {
-	if xs == nil {
+	if len(xs) == 0 {
 		return nil
 	}
 	out := make([]string, 0, len(xs))

@@ -279,12 +279,12 @@ func (h *Handler) delete(c *gin.Context) {
 }
 
 func respond(c *gin.Context, status int, r resource.Resource) {
-	c.Header("ETag", ETag(r.Version))
+	c.Header("ETag", etag(r.Version))
 	c.JSON(status, r)
 }
 
-// ETag is the entity tag of a version: the number, quoted.
-func ETag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+// etag is the entity tag of a version: the number, quoted.
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
 // etagRe is a version as an ETag ("3"), or bare (3) for hand-written calls.
 var etagRe = regexp.MustCompile(`^(?:"([1-9][0-9]{0,17})"|([1-9][0-9]{0,17}))$`)

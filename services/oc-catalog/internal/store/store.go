@@ -16,10 +16,13 @@ import (
 )
 
 // Spec declares the collection: the fields lists filter and sort on, and
-// the fields a search looks into.
+// the fields a search looks into (which must be declared too).
 var Spec = ds.Spec{
 	Name: "catalog_resources",
 	Fields: []ds.Field{
+		{Name: "name", Type: ds.String},
+		{Name: "short_description", Type: ds.String},
+		{Name: "description", Type: ds.String},
 		{Name: "kind", Type: ds.String},
 		{Name: "sort_name", Type: ds.String},
 		{Name: "owners", Type: ds.StringArray},

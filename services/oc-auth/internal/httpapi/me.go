@@ -1,0 +1,93 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/opencloud/opencloud/libs/apierror"
+	"github.com/opencloud/opencloud/libs/event"
+	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
+)
+
+// me godoc
+//
+//	@Summary	The caller's own profile
+//	@Description	For a user: the stored profile with the roles its groups give now. For a client-credentials token: the client and the roles in the token.
+//	@Tags		me
+//	@Produce	json
+//	@Security	BearerAuth
+//	@Success	200	{object}	Me
+//	@Failure	401	{object}	apierror.Envelope
+//	@Router		/me [get]
+func (a *API) me(c *gin.Context) {
+	p := principal(c)
+	u, err := a.Users.Get(c.Request.Context(), p.Subject)
+	if errors.Is(err, users.ErrNotFound) {
+		groups := p.Groups
+		if groups == nil {
+			groups = []string{}
+		}
+		c.JSON(http.StatusOK, Me{Subject: p.Subject, Username: p.Username, ClientID: p.ClientID, Groups: groups, Roles: p.Roles})
+		return
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, Me{
+		Subject: u.ID, Username: u.Username, Email: u.Email, DisplayName: u.DisplayName,
+		ClientID: p.ClientID, Groups: u.Groups, Roles: u.Roles(),
+	})
+}
+
+// changePassword godoc
+//
+//	@Summary	Change the caller's own password
+//	@Description	Needs the current password. Every refresh token of the user is revoked: other devices must sign in again.
+//	@Tags		me
+//	@Accept		json
+//	@Security	BearerAuth
+//	@Param		body	body	ChangePasswordRequest	true	"current and new password (at least 12 characters)"
+//	@Success	204
+//	@Failure	400	{object}	apierror.Envelope
+//	@Failure	401	{object}	apierror.Envelope
+//	@Failure	403	{object}	apierror.Envelope
+//	@Router		/me/password [put]
+func (a *API) changePassword(c *gin.Context) {
+	var req ChangePasswordRequest
+	if err := decode(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	p := principal(c)
+	u, err := a.Users.Get(ctx, p.Subject)
+	if errors.Is(err, users.ErrNotFound) {
+		fail(c, apierror.Forbidden("only users have a password; clients rotate their secret"))
+		return
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if _, err := a.Users.Authenticate(ctx, u.Username, req.CurrentPassword); err != nil {
+		if errors.Is(err, users.ErrInvalidCredentials) || errors.Is(err, users.ErrDisabled) {
+			fail(c, apierror.Invalid(apierror.FieldError{Field: "current_password", Problem: "does not match"}))
+			return
+		}
+		fail(c, err)
+		return
+	}
+	if _, err := a.Users.SetPassword(ctx, u.ID, req.NewPassword); err != nil {
+		fail(c, err)
+		return
+	}
+	if err := a.Sessions.RevokeUser(ctx, u.ID); err != nil {
+		fail(c, err)
+		return
+	}
+	a.publish(c, event.UserUpdated, u.ID, gin.H{"id": u.ID, "username": u.Username, "password_changed": true})
+	c.Status(http.StatusNoContent)
+}

@@ -1,0 +1,201 @@
+// Package login serves the sign-in page of the authorization code flow: the
+// OpenID Provider redirects the browser here with the id of a stored
+// authorization request; a correct user name and password complete that
+// request and send the browser back to the provider's callback, which
+// issues the code. The form is bound to the request id (an unguessable
+// UUID, valid for minutes and only once), which is what keeps a
+// cross-site form from completing someone else's login.
+package login
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/opencloud/opencloud/services/oc-auth/internal/oidcstorage"
+	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
+)
+
+// Requests is what the page needs of the authorization requests.
+type Requests interface {
+	AuthRequest(ctx context.Context, id string) (*oidcstorage.AuthRequest, error)
+	CompleteLogin(ctx context.Context, id, userID string) error
+	DeleteAuthRequest(ctx context.Context, id string) error
+}
+
+// Authenticator checks passwords.
+type Authenticator interface {
+	Authenticate(ctx context.Context, username, password string) (users.User, error)
+}
+
+// ClientNames names the application the user is signing in to.
+type ClientNames func(ctx context.Context, clientID string) string
+
+// Outcome counts sign-in results (a Prometheus counter in production).
+type Outcome func(result string)
+
+// Handler serves the sign-in page.
+type Handler struct {
+	Issuer   string // e.g. http://localhost:8000/auth
+	Path     string // where the form posts: the issuer followed by /login
+	Requests Requests
+	Users    Authenticator
+	Names    ClientNames
+	// Provider answers the client with an error redirect (cancel, prompt=none).
+	Provider op.Authorizer
+	Log      *slog.Logger
+	Count    Outcome
+
+	limit *limiter
+}
+
+// New returns the handler; at most 10 failed attempts per user name and
+// client address within 15 minutes.
+func New(h Handler) *Handler {
+	h.limit = newLimiter(10, 15*time.Minute)
+	if h.Count == nil {
+		h.Count = func(string) {}
+	}
+	return &h
+}
+
+// Show serves GET: the form, or an immediate answer for requests that are
+// already done or asked for no interaction.
+func (h *Handler) Show(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("authRequestID")
+	ar, err := h.Requests.AuthRequest(r.Context(), id)
+	if err != nil {
+		h.expired(w, r, err)
+		return
+	}
+	if ar.Done() {
+		h.toCallback(w, r, id)
+		return
+	}
+	if ar.PromptNone() {
+		// There is no sign-in session to reuse: every login asks for the password.
+		_ = h.Requests.DeleteAuthRequest(r.Context(), id)
+		op.AuthRequestError(w, r, ar, oidc.ErrLoginRequired().WithDescription("the user must sign in"), h.Provider)
+		return
+	}
+	h.render(w, http.StatusOK, h.form(r.Context(), ar, ar.LoginHint(), ""))
+}
+
+// Submit serves POST: check the credentials and complete the request.
+func (h *Handler) Submit(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		h.render(w, http.StatusBadRequest, pageData{Title: "Sign in", Error: "The form could not be read; go back to the application and sign in again."})
+		return
+	}
+	id := r.PostForm.Get("id")
+	ar, err := h.Requests.AuthRequest(r.Context(), id)
+	if err != nil {
+		h.expired(w, r, err)
+		return
+	}
+	if ar.Done() {
+		h.toCallback(w, r, id)
+		return
+	}
+	if r.PostForm.Get("cancel") != "" {
+		_ = h.Requests.DeleteAuthRequest(r.Context(), id)
+		op.AuthRequestError(w, r, ar, oidc.ErrAccessDenied().WithDescription("the user cancelled the sign-in"), h.Provider)
+		return
+	}
+	username := strings.ToLower(strings.TrimSpace(r.PostForm.Get("username")))
+	pw := r.PostForm.Get("password")
+	key := username + "|" + remoteHost(r)
+	if blocked, left := h.limit.blocked(key); blocked {
+		h.Count("throttled")
+		msg := fmt.Sprintf("Too many failed attempts. Try again in %d minutes.", int(math.Ceil(left.Minutes())))
+		h.render(w, http.StatusTooManyRequests, h.form(r.Context(), ar, username, msg))
+		return
+	}
+	u, err := h.Users.Authenticate(r.Context(), username, pw)
+	switch {
+	case errors.Is(err, users.ErrInvalidCredentials):
+		h.limit.fail(key)
+		h.Count("failed")
+		h.render(w, http.StatusUnauthorized, h.form(r.Context(), ar, username, "Wrong user name or password."))
+		return
+	case errors.Is(err, users.ErrDisabled):
+		h.Count("disabled")
+		h.render(w, http.StatusForbidden, h.form(r.Context(), ar, username, "This account is disabled; ask an administrator."))
+		return
+	case err != nil:
+		h.Log.ErrorContext(r.Context(), "sign-in failed", "err", err)
+		h.render(w, http.StatusInternalServerError, h.form(r.Context(), ar, username, "Something went wrong on our side; try again."))
+		return
+	}
+	h.limit.reset(key)
+	if err := h.Requests.CompleteLogin(r.Context(), id, u.ID); err != nil {
+		h.expired(w, r, err)
+		return
+	}
+	h.Count("succeeded")
+	h.Log.InfoContext(r.Context(), "user signed in", "user_id", u.ID, "client_id", ar.GetClientID())
+	h.toCallback(w, r, id)
+}
+
+// LoggedOut is where end_session lands when the client named no
+// post_logout_redirect_uri.
+func (h *Handler) LoggedOut(w http.ResponseWriter, _ *http.Request) {
+	h.render(w, http.StatusOK, pageData{Title: "Signed out", Message: "You have signed out of OpenCloud. You can close this page."})
+}
+
+func (h *Handler) form(ctx context.Context, ar *oidcstorage.AuthRequest, username, msg string) pageData {
+	return pageData{
+		Title: "Sign in", Client: h.Names(ctx, ar.GetClientID()), ID: ar.GetID(),
+		Username: username, Error: msg, ShowForm: true, FormPath: h.Path,
+	}
+}
+
+func (h *Handler) expired(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusBadRequest
+	msg := "This sign-in link has expired or was already used. Go back to the application and sign in again."
+	if !errors.Is(err, oidcstorage.ErrAuthRequestNotFound) {
+		h.Log.ErrorContext(r.Context(), "load authorization request", "err", err)
+		status, msg = http.StatusInternalServerError, "Something went wrong on our side; try again."
+	}
+	h.render(w, status, pageData{Title: "Sign in", Error: msg})
+}
+
+// toCallback sends the browser to the provider, which answers the client.
+// 303 turns the POST into a GET.
+func (h *Handler) toCallback(w http.ResponseWriter, r *http.Request, id string) {
+	http.Redirect(w, r, h.Issuer+"/authorize/callback?id="+url.QueryEscape(id), http.StatusSeeOther)
+}
+
+func (h *Handler) render(w http.ResponseWriter, status int, d pageData) {
+	d.CSS = template.CSS(css)
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Content-Security-Policy", cspHeader)
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+	if err := page.Execute(w, d); err != nil {
+		h.Log.Warn("render login page", "err", err)
+	}
+}
+
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

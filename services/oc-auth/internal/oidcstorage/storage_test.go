@@ -1,0 +1,105 @@
+package oidcstorage
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/opencloud/opencloud/libs/store"
+	"github.com/opencloud/opencloud/libs/testenv"
+	"github.com/opencloud/opencloud/services/oc-auth/internal/clients"
+	"github.com/opencloud/opencloud/services/oc-auth/internal/keys"
+	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func newStorage(t *testing.T, st store.Store) (*Storage, users.User) {
+	t.Helper()
+	ctx := context.Background()
+	um, err := users.Open(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := clients.Open(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	km, err := keys.Open(ctx, st, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cm.EnsureWebClient(ctx, []string{"http://app/cb"}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := um.Create(ctx, users.NewUser{Username: "ada", Password: "analytical-engine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(ctx, Options{Issuer: "http://x/auth", AccessTTL: time.Minute, RefreshTTL: time.Hour,
+		AuthRequestTTL: 10 * time.Minute, CodeTTL: time.Minute}, st, um, cm, km, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, u
+}
+
+// Expired requests, codes and refresh tokens are refused at once, and
+// Prune deletes them, on both backends.
+func TestExpiryAndPrune(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) store.Store{"sqlite": testenv.SQLiteStore, "mongo": testenv.MongoStore} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s, u := newStorage(t, open(t))
+			clock := time.Now().UTC()
+			s.now = func() time.Time { return clock }
+
+			ar, err := s.CreateAuthRequest(ctx, &oidc.AuthRequest{ClientID: clients.WebClientID, RedirectURI: "http://app/cb",
+				Scopes: []string{"openid", "offline_access"}, ResponseType: oidc.ResponseTypeCode,
+				CodeChallenge: "challenge", CodeChallengeMethod: oidc.CodeChallengeMethodS256}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CompleteLogin(ctx, ar.GetID(), u.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CompleteLogin(ctx, ar.GetID(), u.ID); !errors.Is(err, ErrAuthRequestNotFound) {
+				t.Errorf("second login on one request: %v", err)
+			}
+			if err := s.SaveAuthCode(ctx, ar.GetID(), "code-1"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SaveAuthCode(ctx, ar.GetID(), "code-2"); err == nil {
+				t.Error("a second code for one request")
+			}
+			done, err := s.AuthRequest(ctx, ar.GetID())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, rt, _, err := s.CreateAccessAndRefreshTokens(ctx, done, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			clock = clock.Add(2 * time.Minute) // past the code's lifetime
+			if _, err := s.AuthRequestByCode(ctx, "code-1"); err == nil {
+				t.Error("an expired code was accepted")
+			}
+			clock = clock.Add(2 * time.Hour) // past everything
+			if _, err := s.AuthRequest(ctx, ar.GetID()); !errors.Is(err, ErrAuthRequestNotFound) {
+				t.Errorf("expired request: %v", err)
+			}
+			if _, err := s.TokenRequestByRefreshToken(ctx, rt); err == nil {
+				t.Error("an expired refresh token was accepted")
+			}
+			n, err := s.Prune(ctx)
+			if err != nil || n != 2 {
+				t.Errorf("pruned %d, %v; want 2", n, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,93 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/opencloud/opencloud/services/oc-auth/internal/clients"
+	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
+)
+
+// Config is oc-auth's configuration. Zero values take the defaults below.
+type Config struct {
+	// Issuer is the public URL of the provider, the iss of every token,
+	// e.g. http://localhost:8000/auth. Required.
+	Issuer string
+	// AdminUser and AdminPassword create the first administrator when the
+	// store has no user. An empty password is generated and logged once.
+	AdminUser     string // default "admin"
+	AdminPassword string
+	// WebRedirectURIs are the redirect (and post-logout) URIs of the
+	// built-in public client "opencloud-web"; default: the issuer's origin
+	// followed by "/" and "/callback".
+	WebRedirectURIs []string
+	AccessTTL       time.Duration // access and ID tokens; default 15m
+	RefreshTTL      time.Duration // refresh tokens, renewed at each use; default 720h
+	// KeyRetention is how long a rotated-out signing key stays in the JWKS;
+	// default 24h, at least AccessTTL.
+	KeyRetention time.Duration
+	// PruneInterval is how often expired requests, tokens and keys are
+	// deleted; default 10m.
+	PruneInterval time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.AdminUser == "" {
+		c.AdminUser = "admin"
+	}
+	if c.AccessTTL == 0 {
+		c.AccessTTL = 15 * time.Minute
+	}
+	if c.RefreshTTL == 0 {
+		c.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if c.KeyRetention == 0 {
+		c.KeyRetention = 24 * time.Hour
+	}
+	if c.PruneInterval == 0 {
+		c.PruneInterval = 10 * time.Minute
+	}
+	c.Issuer = strings.TrimRight(c.Issuer, "/")
+	if len(c.WebRedirectURIs) == 0 {
+		if u, err := url.Parse(c.Issuer); err == nil && u.Host != "" {
+			origin := u.Scheme + "://" + u.Host
+			c.WebRedirectURIs = []string{origin + "/", origin + "/callback"}
+		}
+	}
+	return c
+}
+
+// Validate reports every invalid setting.
+func (c Config) Validate() error {
+	var errs []error
+	u, err := url.Parse(c.Issuer)
+	if c.Issuer == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		errs = append(errs, fmt.Errorf("issuer %q: expected an absolute http(s) URL without query or fragment, such as http://localhost:8000/auth", c.Issuer))
+	}
+	if p := users.CheckUsername(c.AdminUser); p != "" {
+		errs = append(errs, fmt.Errorf("admin user %q: %s", c.AdminUser, p))
+	}
+	if c.AdminPassword != "" {
+		if p := users.CheckPassword(c.AdminPassword); p != "" {
+			errs = append(errs, fmt.Errorf("admin password: %s", p))
+		}
+	}
+	if p := clients.CheckURIs(c.WebRedirectURIs); p != "" {
+		errs = append(errs, fmt.Errorf("web redirect URIs: %s", p))
+	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"access TTL", c.AccessTTL}, {"refresh TTL", c.RefreshTTL}, {"key retention", c.KeyRetention}, {"prune interval", c.PruneInterval}} {
+		if d.d < 0 {
+			errs = append(errs, fmt.Errorf("%s %s: must be positive", d.name, d.d))
+		}
+	}
+	if c.KeyRetention < c.AccessTTL {
+		errs = append(errs, fmt.Errorf("key retention %s is shorter than the access TTL %s: tokens would outlive their key", c.KeyRetention, c.AccessTTL))
+	}
+	return errors.Join(errs...)
+}
