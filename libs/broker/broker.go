@@ -81,16 +81,15 @@ func EnsureStream(ctx context.Context, nc *nats.Conn, maxAge time.Duration) erro
 type Publisher struct {
 	nc     *nats.Conn
 	source string
-	log    *slog.Logger
 }
 
 // NewPublisher returns a publisher stamping events with source.
-func NewPublisher(nc *nats.Conn, source string, log *slog.Logger) *Publisher {
-	return &Publisher{nc: nc, source: source, log: log}
+func NewPublisher(nc *nats.Conn, source string) *Publisher {
+	return &Publisher{nc: nc, source: source}
 }
 
-// Publish sends an event. A failure is logged and returned; callers that have
-// already committed to the store treat it as non-fatal (the store is the truth).
+// Publish sends an event. Callers that have already committed to the store
+// log a failure and go on: the store is the truth and consumers reconcile.
 func (p *Publisher) Publish(ctx context.Context, typ, subject, actor string, data any) error {
 	env, err := event.New(typ, p.source, subject, actor, data)
 	if err != nil {
@@ -102,7 +101,6 @@ func (p *Publisher) Publish(ctx context.Context, typ, subject, actor string, dat
 		return fmt.Errorf("broker: encode %s: %w", typ, err)
 	}
 	if err := p.nc.Publish(typ, raw); err != nil {
-		p.log.WarnContext(ctx, "event not published", "type", typ, "subject", subject, "err", err)
 		return fmt.Errorf("broker: publish %s: %w", typ, err)
 	}
 	return nil

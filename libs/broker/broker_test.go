@@ -40,7 +40,7 @@ func TestPublishReachesSubscribersAndStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := broker.NewPublisher(nc, "catalog", log)
+	pub := broker.NewPublisher(nc, "catalog")
 	if err := pub.Publish(broker.WithRequestID(ctx, "req-1"), event.ResourceCreated, "r1", "alice", map[string]string{"name": "x"}); err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	log := base.With("service", Name)
 	var events *broker.Publisher
 	if deps.NATS != nil {
-		events = broker.NewPublisher(deps.NATS, "oc-auth", log)
+		events = broker.NewPublisher(deps.NATS, Name)
 	}
 
 	um, err := users.Open(ctx, deps.Store)
@@ -188,9 +188,11 @@ func bootstrap(ctx context.Context, cfg Config, log *slog.Logger, um *users.Mana
 			log.Info("created the first administrator", "username", admin.Username)
 		}
 		if events != nil {
-			_ = events.Publish(ctx, event.UserCreated, admin.ID, "oc-auth", map[string]any{
+			if err := events.Publish(ctx, event.UserCreated, admin.ID, "oc-auth", map[string]any{
 				"id": admin.ID, "username": admin.Username, "groups": admin.Groups, "roles": admin.Roles(),
-			})
+			}); err != nil {
+				log.Warn("event not published", "type", event.UserCreated, "err", err)
+			}
 		}
 	}
 	changed, err := cm.EnsureWebClient(ctx, cfg.WebRedirectURIs)

@@ -649,7 +649,7 @@ func waitEvent(t *testing.T, ch <-chan *nats.Msg, typ, subject string) {
 				t.Fatal(err)
 			}
 			if env.Type == typ && env.Subject == subject {
-				if env.Source != "oc-auth" || env.Actor == "" {
+				if env.Source != "auth" || env.Actor == "" {
 					t.Errorf("event %+v", env)
 				}
 				return

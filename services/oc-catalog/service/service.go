@@ -82,7 +82,7 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
-	svc := catalog.NewService(repo, broker.NewPublisher(d.NATS, "catalog", d.Logger), d.PeerID,
+	svc := catalog.NewService(repo, broker.NewPublisher(d.NATS, "catalog"), d.PeerID,
 		d.Logger.With("service", "catalog"))
 
 	engine, api := server.New(server.Options{

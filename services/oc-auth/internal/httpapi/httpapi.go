@@ -150,8 +150,11 @@ func (a *API) publish(c *gin.Context, typ, subject string, data any) {
 		return
 	}
 	p, _ := authn.FromContext(c.Request.Context())
-	// The store holds the truth; a lost event is logged by the publisher.
-	_ = a.Events.Publish(c.Request.Context(), typ, subject, p.Subject, data)
+	// The store holds the truth and consumers reconcile from it: a lost
+	// event is worth a warning, not a failed request.
+	if err := a.Events.Publish(c.Request.Context(), typ, subject, p.Subject, data); err != nil {
+		server.LoggerFrom(c).WarnContext(c.Request.Context(), "event not published", "type", typ, "subject", subject, "err", err)
+	}
 }
 
 func principal(c *gin.Context) authn.Principal {
