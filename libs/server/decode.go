@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -39,7 +41,7 @@ func DecodeBytes(body []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return decodeError(err)
+		return decodeError(err, body, reflect.TypeOf(dst))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return apierror.BadRequest("malformed_json", "the request body has data after the JSON object; send exactly one object")
@@ -47,7 +49,7 @@ func DecodeBytes(body []byte, dst any) error {
 	return nil
 }
 
-func decodeError(err error) error {
+func decodeError(err error, body []byte, t reflect.Type) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -65,6 +67,9 @@ func decodeError(err error) error {
 		return apierror.BadRequest("malformed_json", "the JSON body ends too early")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if path := unknownFieldPath(body, t); path != "" {
+			name = path
+		}
 		return apierror.Invalid(apierror.FieldError{Field: name, Problem: "unknown field; remove it (see the API's Swagger for the accepted fields)"})
 	default:
 		var ae *apierror.Error
@@ -132,4 +137,105 @@ type List[T any] struct {
 	Total  int64 `json:"total"`
 	Limit  int   `json:"limit"`
 	Offset int   `json:"offset"`
+}
+
+// unknownFieldPath finds the dotted path ("data.rows", "items[2].x") of the
+// first key in body that type t does not declare; encoding/json only names
+// the key itself.
+func unknownFieldPath(body []byte, t reflect.Type) string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	return findUnknown(v, t, "")
+}
+
+func findUnknown(v any, t reflect.Type, path string) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch val := v.(type) {
+	case map[string]any:
+		if t.Kind() == reflect.Map {
+			for k, child := range val {
+				if p := findUnknown(child, t.Elem(), join(path, k)); p != "" {
+					return p
+				}
+			}
+			return ""
+		}
+		if t.Kind() != reflect.Struct {
+			return ""
+		}
+		fields := jsonFields(t)
+		for _, k := range sortedKeys(val) {
+			ft, ok := fields[k]
+			if !ok {
+				ft, ok = fields[strings.ToLower(k)]
+			}
+			if !ok {
+				return join(path, k)
+			}
+			if p := findUnknown(val[k], ft, join(path, k)); p != "" {
+				return p
+			}
+		}
+	case []any:
+		if t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
+			return ""
+		}
+		for i, child := range val {
+			if p := findUnknown(child, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// jsonFields maps the JSON names of a struct's fields (embedded ones
+// included, case-folded as encoding/json matches them) to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || (!f.IsExported() && !f.Anonymous) {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for k, v := range jsonFields(ft) {
+					out[k] = v
+				}
+				continue
+			}
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+		out[strings.ToLower(name)] = f.Type
+	}
+	return out
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }

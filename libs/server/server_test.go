@@ -22,6 +22,12 @@ import (
 type payload struct {
 	Name  string `json:"name"`
 	Count int    `json:"count"`
+	Items []struct {
+		Size int `json:"size"`
+	} `json:"items,omitempty"`
+	Meta *struct {
+		Owner string `json:"owner"`
+	} `json:"meta,omitempty"`
 }
 
 func newTestServer(t *testing.T, iss *authntest.Issuer, checks ...server.Check) *httptest.Server {
@@ -154,7 +160,10 @@ func TestDecodeJSON(t *testing.T) {
 		{"malformed", `{"name":`, http.StatusBadRequest, ""},
 		{"not an object", `[1,2]`, http.StatusBadRequest, ""},
 		{"unknown field", `{"name":"x","colour":"red"}`, http.StatusBadRequest, "colour"},
+		{"nested unknown field", `{"NAME":"x","meta":{"owner":"a","colour":"red"}}`, http.StatusBadRequest, "meta.colour"},
+		{"unknown field in a list", `{"items":[{"size":1},{"size":2,"weight":3}]}`, http.StatusBadRequest, "items[1].weight"},
 		{"wrong type", `{"name":"x","count":"two"}`, http.StatusBadRequest, "count"},
+		{"wrong nested type", `{"items":[{"size":"big"}]}`, http.StatusBadRequest, "items.size"},
 		{"trailing data", `{"name":"x"} {"name":"y"}`, http.StatusBadRequest, ""},
 		{"too large", `{"name":"` + strings.Repeat("a", 100) + `"}`, http.StatusRequestEntityTooLarge, ""},
 	}

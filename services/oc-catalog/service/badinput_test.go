@@ -28,7 +28,7 @@ var badBodies = []struct {
 	{"unknown kind", `{"kind":"dataset","name":"x"}`, 400, "invalid_request", []string{"kind"}},
 	{"missing kind", `{"name":"x"}`, 400, "invalid_request", []string{"kind"}},
 	{"unknown field", `{"kind":"data","name":"x","colour":"red","data":{"location":"s3://b"}}`, 400, "invalid_request", []string{"colour"}},
-	{"unknown nested field", `{"kind":"data","name":"x","data":{"location":"s3://b","rows":1}}`, 400, "invalid_request", []string{"rows"}},
+	{"unknown nested field", `{"kind":"data","name":"x","data":{"location":"s3://b","rows":1}}`, 400, "invalid_request", []string{"data.rows"}},
 	{"read-only field", `{"kind":"data","name":"x","id":"abc","data":{"location":"s3://b"}}`, 400, "invalid_request", []string{"id"}},
 	{"missing name", `{"kind":"data","data":{"location":"s3://b"}}`, 400, "invalid_request", []string{"name"}},
 	{"missing kind object", `{"kind":"storage","name":"x"}`, 400, "invalid_request", []string{"storage"}},
