@@ -45,7 +45,10 @@ func startFerret(dir string) (*ferret, error) {
 		return &ferret{uri: u, cancel: cancel, done: done}, nil
 	case err := <-done:
 		cancel()
-		return nil, fmt.Errorf("testenv: run FerretDB: %w", errors.Join(err, errors.New("stopped before listening")))
+		if err == nil {
+			err = errors.New("stopped before listening")
+		}
+		return nil, fmt.Errorf("testenv: run FerretDB: %w", err)
 	}
 }
 

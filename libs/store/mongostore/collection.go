@@ -67,7 +67,7 @@ func (c *collection) Replace(ctx context.Context, id string, version int64, doc 
 	if err != nil {
 		return 0, c.errorf("replace", id, err)
 	}
-	defer c.store.locks.lock(c.schema.spec.Name, id)()
+	defer c.lock(id)()
 	filter := bson.D{{Key: "_id", Value: id}, {Key: "_v", Value: version}}
 	res, err := c.coll.ReplaceOne(ctx, filter, toBSON(id, version+1, o, vals))
 	if err == nil && res.MatchedCount == 0 {
@@ -103,7 +103,7 @@ func (c *collection) UpdateIf(ctx context.Context, id string, cond store.Filter,
 	filter := bson.D{{Key: "$and", Value: bson.A{bson.D{{Key: "_id", Value: id}}, toFilter(cnd)}}}
 	opts := options.FindOneAndUpdate().SetReturnDocument(options.After)
 
-	defer c.store.locks.lock(c.schema.spec.Name, id)()
+	defer c.lock(id)()
 	raw, err := c.coll.FindOneAndUpdate(ctx, filter, update, opts).Raw()
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		err = c.missing(ctx, id, store.ErrConditionFailed)
@@ -124,7 +124,7 @@ func (c *collection) Delete(ctx context.Context, id string, version int64) error
 	if version != 0 {
 		filter = append(filter, bson.E{Key: "_v", Value: version})
 	}
-	defer c.store.locks.lock(c.schema.spec.Name, id)()
+	defer c.lock(id)()
 	res, err := c.coll.DeleteOne(ctx, filter)
 	if err == nil && res.DeletedCount == 0 {
 		err = c.missing(ctx, id, store.ErrVersionConflict)
@@ -191,6 +191,12 @@ func (c *collection) records(ctx context.Context, filter bson.D, opts *options.F
 		records = append(records, r)
 	}
 	return records, cur.Err()
+}
+
+// lock serialises the writes to document id where the server does not (see
+// ferretdb.go) and returns the unlock.
+func (c *collection) lock(id string) func() {
+	return c.store.locks.lock(c.store.db.Name(), c.schema.spec.Name, id)
 }
 
 // encode validates doc and returns it with its declared values.

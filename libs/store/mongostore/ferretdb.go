@@ -16,8 +16,8 @@ import (
 //   - findAndModify and update read the matching document, then write it back
 //     by _id without re-checking the filter, so two concurrent conditional
 //     writes can both succeed. The store therefore serialises its own writes
-//     to a document in-process (docLocks). On MongoDB the server's atomicity
-//     suffices and no lock is taken.
+//     to a document in-process (docLocks), across all the stores of the
+//     process. On MongoDB the server's atomicity suffices and no lock is taken.
 //   - a unique-index violation on update is reported as InternalError with
 //     SQLite's message rather than as DuplicateKey (11000).
 
@@ -39,19 +39,22 @@ type docLocks struct {
 	stripes [256]sync.Mutex
 }
 
-func newDocLocks() *docLocks { return &docLocks{seed: maphash.MakeSeed()} }
+// ferretLocks are the locks of every store of the process on FerretDB, so
+// that two services sharing a collection in one test also exclude each other.
+var ferretLocks = &docLocks{seed: maphash.MakeSeed()}
 
-// lock locks the stripe of collection/id and returns its unlock. On a nil
+// lock locks the stripe of the document and returns its unlock. On a nil
 // *docLocks (MongoDB) it does nothing.
-func (l *docLocks) lock(collection, id string) (unlock func()) {
+func (l *docLocks) lock(database, collection, id string) (unlock func()) {
 	if l == nil {
 		return func() {}
 	}
 	var h maphash.Hash
 	h.SetSeed(l.seed)
-	h.WriteString(collection)
-	h.WriteByte(0)
-	h.WriteString(id)
+	for _, s := range []string{database, collection, id} {
+		h.WriteString(s)
+		h.WriteByte(0)
+	}
 	m := &l.stripes[h.Sum64()%uint64(len(l.stripes))]
 	m.Lock()
 	return m.Unlock

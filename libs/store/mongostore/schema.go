@@ -469,8 +469,7 @@ func encodeSet(set map[string]any) (*object, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: set key %q: %w", store.ErrInvalidDocument, k, err)
 		}
-		o.keys = append(o.keys, k)
-		o.vals = append(o.vals, v)
+		o.set(k, v)
 	}
 	return o, nil
 }

@@ -60,7 +60,7 @@ func Open(ctx context.Context, uri, database string, log *slog.Logger) (*Store, 
 		return nil, fmt.Errorf("mongostore: connect: %w", err)
 	}
 	if ferret {
-		s.locks = newDocLocks()
+		s.locks = ferretLocks
 		log.InfoContext(ctx, "mongostore: FerretDB detected; serialising conditional writes in-process")
 	}
 	return s, nil

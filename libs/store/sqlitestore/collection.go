@@ -122,8 +122,8 @@ func (c *collection) Replace(ctx context.Context, id string, version int64, doc 
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return c.missing(ctx, tx, id, store.ErrVersionConflict, err)
+		if err := c.matched(ctx, tx, res, id, store.ErrVersionConflict); err != nil {
+			return err
 		}
 		return c.writeArrays(ctx, tx, id, r)
 	})
@@ -151,7 +151,7 @@ func (c *collection) UpdateIf(ctx context.Context, id string, cond store.Filter,
 		query := "SELECT version, doc FROM " + c.table + " WHERE id = ? AND (" + where.sql.String() + ")"
 		err := tx.QueryRowContext(ctx, query, append([]any{id}, where.args...)...).Scan(&version, &doc)
 		if errors.Is(err, sql.ErrNoRows) {
-			return c.missing(ctx, tx, id, store.ErrConditionFailed, nil)
+			return c.missing(ctx, tx, id, store.ErrConditionFailed)
 		}
 		if err != nil {
 			return err
@@ -191,8 +191,8 @@ func (c *collection) Delete(ctx context.Context, id string, version int64) error
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return c.missing(ctx, tx, id, store.ErrVersionConflict, err)
+		if err := c.matched(ctx, tx, res, id, store.ErrVersionConflict); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, "DELETE FROM "+c.arrays+" WHERE id = ?", id)
 		return err
@@ -284,14 +284,23 @@ func (c *collection) records(ctx context.Context, q querier, query string, args 
 	return records, rows.Err()
 }
 
-// missing tells why a write matched no row: ErrNotFound if id does not exist,
-// otherwise ifExists. A non-nil err is returned as is.
-func (c *collection) missing(ctx context.Context, tx *sql.Tx, id string, ifExists, err error) error {
+// matched returns nil if the write res changed a row, else why not (see missing).
+func (c *collection) matched(ctx context.Context, tx *sql.Tx, res sql.Result, id string, ifExists error) error {
+	n, err := res.RowsAffected()
 	if err != nil {
 		return err
 	}
+	if n == 0 {
+		return c.missing(ctx, tx, id, ifExists)
+	}
+	return nil
+}
+
+// missing tells why a write matched no row: ErrNotFound if id does not exist,
+// otherwise ifExists.
+func (c *collection) missing(ctx context.Context, tx *sql.Tx, id string, ifExists error) error {
 	var one int
-	err = tx.QueryRowContext(ctx, "SELECT 1 FROM "+c.table+" WHERE id = ?", id).Scan(&one)
+	err := tx.QueryRowContext(ctx, "SELECT 1 FROM "+c.table+" WHERE id = ?", id).Scan(&one)
 	if err == nil {
 		return ifExists
 	}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
+
+	"github.com/opencloud/opencloud/libs/store"
 )
 
 // timeLayout is fixed-width UTC RFC 3339 with nanoseconds: as text it sorts
@@ -37,7 +40,11 @@ func (c *collection) encodeObject(o *object) (*row, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.row(o, vals), nil
+	r := c.row(o, vals)
+	if len(r.doc) > maxDocumentBytes { // UpdateIf can grow a document past it
+		return nil, fmt.Errorf("%w: larger than %d bytes", store.ErrInvalidDocument, maxDocumentBytes)
+	}
+	return r, nil
 }
 
 // row builds the row of o from its declared values (see schema.values).

@@ -121,3 +121,48 @@ func TestGetNilOut(t *testing.T) {
 		t.Errorf("Get into a slice: %v, want a decoding error", err)
 	}
 }
+
+// TestClaimAcrossStores claims one document through two stores on the same
+// file, as two services of the all-in-one binary might: SQLite's locking,
+// not the store's writer connection, has to keep the claim exclusive.
+func TestClaimAcrossStores(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "store.db")
+	spec := store.Spec{Name: "slots", Fields: []store.Field{{Name: "state", Type: store.String}}}
+	var cs []store.Collection
+	for range 2 {
+		s, err := sqlitestore.Open(ctx, path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close(ctx) })
+		c, err := s.Collection(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	if _, err := cs[0].Insert(ctx, "slot", map[string]any{"state": "free"}); err != nil {
+		t.Fatal(err)
+	}
+	const claimers = 100
+	errs := make(chan error, claimers)
+	for i := range claimers {
+		go func() {
+			_, err := cs[i%2].UpdateIf(ctx, "slot", store.Eq("state", "free"), map[string]any{"state": "taken"})
+			errs <- err
+		}()
+	}
+	wins := 0
+	for range claimers {
+		switch err := <-errs; {
+		case err == nil:
+			wins++
+		case !errors.Is(err, store.ErrConditionFailed):
+			t.Errorf("claim: %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d claims won, want exactly 1", wins)
+	}
+}
