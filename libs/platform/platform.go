@@ -24,6 +24,7 @@ import (
 
 // Infra is the shared part of every service's configuration.
 type Infra struct {
+	HTTPAddr     string `env:"OC_HTTP_ADDR" default:":8080" help:"where the service listens"`
 	PublicURL    string `env:"OC_PUBLIC_URL" default:"http://localhost:8000" help:"the URL users reach the gateway at; the token issuer is <it>/auth"`
 	AuthInternal string `env:"OC_AUTH_INTERNAL_URL" help:"where services reach oc-auth for its keys (default: OC_PUBLIC_URL)"`
 	Store        string `env:"OC_STORE" default:"mongo" help:"mongo or sqlite"`

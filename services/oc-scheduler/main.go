@@ -4,7 +4,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,8 +16,7 @@ import (
 )
 
 type appConfig struct {
-	HTTPAddr string `env:"OC_HTTP_ADDR" default:":8080"`
-	Infra    platform.Infra
+	Infra platform.Infra
 }
 
 func main() {
@@ -31,27 +30,8 @@ func main() {
 
 func run(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
-	if err := config.Load(getenv, &cfg); err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
-	}
-	if err := cfg.Infra.Validate(); err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
-	}
-	log := platform.NewLogger(os.Stderr, cfg.Infra.LogFormat, cfg.Infra.LogLevel)
-	log.Info("starting oc-scheduler", config.Attrs(&cfg)...)
-	deps, err := platform.Open(ctx, cfg.Infra, "scheduler", log)
-	if err != nil {
-		return err
-	}
-	defer deps.Close(context.Background())
-	svc, err := service.New(ctx, service.Deps{Logger: log, Store: deps.Store, NATS: deps.NATS, Verifier: deps.Verifier})
-	if err != nil {
-		return err
-	}
-	go func() {
-		if err := svc.Run(ctx); err != nil {
-			log.Error("background work stopped", "err", err)
-		}
-	}()
-	return server.Run(ctx, log, cfg.HTTPAddr, svc.Handler(), func(a net.Addr) { log.Info("listening", "addr", a.String()) })
+	return platform.Run(ctx, "scheduler", getenv, &cfg, &cfg.Infra,
+		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
+			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier})
+		})
 }
