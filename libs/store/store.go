@@ -22,14 +22,18 @@ import (
 
 // Sentinel errors. Backends wrap them with %w; callers test with errors.Is.
 var (
-	ErrNotFound          = errors.New("store: not found")
-	ErrVersionConflict   = errors.New("store: version conflict")
-	ErrConditionFailed   = errors.New("store: condition not met")
-	ErrDuplicate         = errors.New("store: duplicate key")
-	ErrUndeclaredField   = errors.New("store: field not declared in the collection spec")
-	ErrInvalidDocument   = errors.New("store: document is not a JSON object")
-	ErrInvalidQuery      = errors.New("store: invalid query")
-	ErrUnknownCollection = errors.New("store: collection not opened")
+	ErrNotFound        = errors.New("store: not found")
+	ErrVersionConflict = errors.New("store: version conflict")
+	ErrConditionFailed = errors.New("store: condition not met")
+	ErrDuplicate       = errors.New("store: duplicate key")
+	ErrUndeclaredField = errors.New("store: field not declared in the collection spec")
+	// ErrInvalidDocument is a document (or UpdateIf value) both backends
+	// cannot store alike: not a JSON object, an empty or non-UTF-8 id, a
+	// reserved or invalid key ("_id", "_v", "$…", dotted, NUL, duplicated),
+	// a declared field holding a value of another type, or beyond MongoDB's
+	// limits (16 MiB, 100 levels of nesting, numbers beyond float64).
+	ErrInvalidDocument = errors.New("store: invalid document")
+	ErrInvalidQuery    = errors.New("store: invalid query")
 )
 
 // FieldType says how a declared field is stored, compared and sorted.

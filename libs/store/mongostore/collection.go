@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/opencloud/opencloud/libs/store"
+	"github.com/opencloud/opencloud/libs/store/internal/schema"
 )
 
 // indexPrefix marks the indexes the store manages, so it drops only its own.
@@ -22,7 +23,7 @@ const indexPrefix = "store:"
 // collection is a MongoDB collection with a validated spec.
 type collection struct {
 	store  *Store
-	schema *schema
+	schema *schema.Schema
 	coll   *mongo.Collection
 }
 
@@ -30,7 +31,7 @@ var _ store.Collection = (*collection)(nil)
 
 // Insert stores doc under id with version 1.
 func (c *collection) Insert(ctx context.Context, id string, doc any) (int64, error) {
-	if err := checkID(id); err != nil {
+	if err := schema.CheckID(id); err != nil {
 		return 0, c.errorf("insert", id, err)
 	}
 	o, vals, err := c.encode(doc)
@@ -82,22 +83,22 @@ func (c *collection) Replace(ctx context.Context, id string, version int64, doc 
 // UpdateIf sets top-level fields of the document if it matches cond, in one
 // findOneAndUpdate: MongoDB applies it atomically.
 func (c *collection) UpdateIf(ctx context.Context, id string, cond store.Filter, set map[string]any) (int64, error) {
-	cnd, err := c.schema.compileFilter(cond)
+	cnd, err := c.schema.CompileFilter(cond)
 	if err != nil {
 		return 0, c.errorf("update", id, err)
 	}
-	fields, err := encodeSet(set)
+	fields, err := schema.EncodeSet(set)
 	if err != nil {
 		return 0, c.errorf("update", id, err)
 	}
 	// Declared fields under the set keys are checked and converted as in a
 	// whole document; the others are absent from fields and read as null.
-	vals, err := c.schema.values(fields)
+	vals, err := c.schema.Values(fields)
 	if err != nil {
 		return 0, c.errorf("update", id, err)
 	}
 	update := bson.D{{Key: "$inc", Value: bson.D{{Key: "_v", Value: int64(1)}}}}
-	if len(fields.keys) > 0 { // MongoDB refuses an empty $set
+	if fields.Len() > 0 { // MongoDB refuses an empty $set
 		update = append(update, bson.E{Key: "$set", Value: appendFields(nil, fields, "", vals)})
 	}
 	filter := bson.D{{Key: "$and", Value: bson.A{bson.D{{Key: "_id", Value: id}}, toFilter(cnd)}}}
@@ -139,7 +140,7 @@ func (c *collection) Delete(ctx context.Context, id string, version int64) error
 // The page and the total are two queries, so a concurrent write may make
 // them disagree by that write.
 func (c *collection) Find(ctx context.Context, q store.Query) ([]store.Record, int64, error) {
-	cnd, keys, err := c.schema.compileQuery(q)
+	cnd, keys, err := c.schema.CompileQuery(q)
 	if err != nil {
 		return nil, 0, c.errorf("find", "", err)
 	}
@@ -165,7 +166,7 @@ func (c *collection) Find(ctx context.Context, q store.Query) ([]store.Record, i
 
 // Count returns how many documents match f.
 func (c *collection) Count(ctx context.Context, f store.Filter) (int64, error) {
-	cnd, err := c.schema.compileFilter(f)
+	cnd, err := c.schema.CompileFilter(f)
 	if err != nil {
 		return 0, c.errorf("count", "", err)
 	}
@@ -196,16 +197,16 @@ func (c *collection) records(ctx context.Context, filter bson.D, opts *options.F
 // lock serialises the writes to document id where the server does not (see
 // ferretdb.go) and returns the unlock.
 func (c *collection) lock(id string) func() {
-	return c.store.locks.lock(c.store.db.Name(), c.schema.spec.Name, id)
+	return c.store.locks.lock(c.store.db.Name(), c.schema.Spec().Name, id)
 }
 
 // encode validates doc and returns it with its declared values.
-func (c *collection) encode(doc any) (*object, map[string]any, error) {
-	o, err := encodeDocument(doc)
+func (c *collection) encode(doc any) (*schema.Object, map[string]any, error) {
+	o, err := schema.EncodeDocument(doc)
 	if err != nil {
 		return nil, nil, err
 	}
-	vals, err := c.schema.values(o)
+	vals, err := c.schema.Values(o)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -233,9 +234,9 @@ func (c *collection) errorf(op, id string, err error) error {
 		err = fmt.Errorf("%w: %w", store.ErrDuplicate, err)
 	}
 	if id == "" {
-		return fmt.Errorf("mongostore: %s %s: %w", op, c.schema.spec.Name, err)
+		return fmt.Errorf("mongostore: %s %s: %w", op, c.schema.Spec().Name, err)
 	}
-	return fmt.Errorf("mongostore: %s %s/%s: %w", op, c.schema.spec.Name, id, err)
+	return fmt.Errorf("mongostore: %s %s/%s: %w", op, c.schema.Spec().Name, id, err)
 }
 
 // migrate brings the collection's indexes in line with the spec and converts
@@ -245,8 +246,8 @@ func (c *collection) migrate(ctx context.Context) error {
 	if err := c.syncIndexes(ctx); err != nil {
 		return err
 	}
-	for _, f := range c.schema.fields {
-		if f.typ == store.Time {
+	for _, f := range c.schema.Fields() {
+		if f.Type == store.Time {
 			if err := c.convertTimes(ctx, f); err != nil {
 				return err
 			}
@@ -278,7 +279,7 @@ func (c *collection) syncIndexes(ctx context.Context) error {
 		if _, err := c.coll.Indexes().DropOne(ctx, ix.Name); err != nil {
 			return err
 		}
-		c.store.log.InfoContext(ctx, "mongostore: dropped index", "collection", c.schema.spec.Name, "index", ix.Name)
+		c.store.log.InfoContext(ctx, "mongostore: dropped index", "collection", c.schema.Spec().Name, "index", ix.Name)
 	}
 	models := make([]mongo.IndexModel, 0, len(want))
 	for _, m := range want {
@@ -296,7 +297,8 @@ func (c *collection) indexes() map[string]mongo.IndexModel {
 	add := func(fields []string, unique bool) {
 		name, keys := indexPrefix+strings.Join(fields, "+"), make(bson.D, len(fields))
 		for i, f := range fields {
-			keys[i] = bson.E{Key: path(c.schema.fields[f]), Value: 1}
+			sf, _ := c.schema.Field(f) // Compile checked that index fields are declared
+			keys[i] = bson.E{Key: path(sf), Value: 1}
 		}
 		opts := options.Index()
 		if unique {
@@ -306,7 +308,7 @@ func (c *collection) indexes() map[string]mongo.IndexModel {
 		want[name] = mongo.IndexModel{Keys: keys, Options: opts.SetName(name)}
 	}
 	single := map[string]bool{"id": true} // _id has its index
-	for _, ix := range c.schema.spec.Indexes {
+	for _, ix := range c.schema.Spec().Indexes {
 		if len(ix.Fields) == 1 {
 			if single[ix.Fields[0]] {
 				continue
@@ -317,9 +319,9 @@ func (c *collection) indexes() map[string]mongo.IndexModel {
 	}
 	// MongoDB refuses two indexes on the same keys: a field with an index
 	// of its own in the spec needs no other.
-	for name := range c.schema.fields {
-		if !single[name] {
-			add([]string{name}, false)
+	for _, f := range c.schema.Fields() {
+		if !single[f.Name] {
+			add([]string{f.Name}, false)
 		}
 	}
 	return want
@@ -327,8 +329,8 @@ func (c *collection) indexes() map[string]mongo.IndexModel {
 
 // convertTimes rewrites string values of Time field f as dates. Values that
 // are not RFC 3339 are left alone (they match no time query) and logged.
-func (c *collection) convertTimes(ctx context.Context, f field) error {
-	cur, err := c.coll.Find(ctx, bson.D{{Key: f.name, Value: bson.D{{Key: "$type", Value: "string"}}}})
+func (c *collection) convertTimes(ctx context.Context, f schema.Field) error {
+	cur, err := c.coll.Find(ctx, bson.D{{Key: f.Name, Value: bson.D{{Key: "$type", Value: "string"}}}})
 	if err != nil {
 		return err
 	}
@@ -336,22 +338,22 @@ func (c *collection) convertTimes(ctx context.Context, f field) error {
 	var converted, invalid int
 	for cur.Next(ctx) {
 		id := cur.Current.Lookup("_id")
-		s, ok := cur.Current.Lookup(f.path...).StringValueOK()
+		s, ok := cur.Current.Lookup(f.Path...).StringValueOK()
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if !ok || err != nil {
 			invalid++
 			continue
 		}
-		filter := bson.D{{Key: "_id", Value: id}, {Key: f.name, Value: s}}
-		update := bson.D{{Key: "$set", Value: bson.D{{Key: f.name, Value: primitive.NewDateTimeFromTime(t)}}}}
+		filter := bson.D{{Key: "_id", Value: id}, {Key: f.Name, Value: s}}
+		update := bson.D{{Key: "$set", Value: bson.D{{Key: f.Name, Value: primitive.NewDateTimeFromTime(t)}}}}
 		if _, err := c.coll.UpdateOne(ctx, filter, update); err != nil {
 			return err
 		}
 		converted++
 	}
 	if converted > 0 || invalid > 0 {
-		c.store.log.InfoContext(ctx, "mongostore: converted time strings to dates", "collection", c.schema.spec.Name,
-			"field", f.name, "converted", converted, "not_rfc3339", invalid)
+		c.store.log.InfoContext(ctx, "mongostore: converted time strings to dates", "collection", c.schema.Spec().Name,
+			"field", f.Name, "converted", converted, "not_rfc3339", invalid)
 	}
 	return cur.Err()
 }

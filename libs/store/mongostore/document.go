@@ -12,26 +12,27 @@ import (
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"github.com/opencloud/opencloud/libs/store"
+	"github.com/opencloud/opencloud/libs/store/internal/schema"
 )
 
 // toBSON returns the stored form of a document: _id, _v, then its fields.
-// vals are its declared values (schema.values): Time fields become dates.
-func toBSON(id string, version int64, o *object, vals map[string]any) bson.D {
-	d := make(bson.D, 0, len(o.keys)+2)
+// vals are its declared values (Schema.Values): Time fields become dates.
+func toBSON(id string, version int64, o *schema.Object, vals map[string]any) bson.D {
+	d := make(bson.D, 0, o.Len()+2)
 	d = append(d, bson.E{Key: "_id", Value: id}, bson.E{Key: "_v", Value: version})
 	return appendFields(d, o, "", vals)
 }
 
 // appendFields appends the fields of o, whose path in the document is
 // prefix, converting the values of declared Time fields to dates.
-func appendFields(d bson.D, o *object, prefix string, vals map[string]any) bson.D {
-	for i, k := range o.keys {
+func appendFields(d bson.D, o *schema.Object, prefix string, vals map[string]any) bson.D {
+	for k, v := range o.All() {
 		path := prefix + k
 		if t, ok := vals[path].(time.Time); ok {
 			d = append(d, bson.E{Key: k, Value: primitive.NewDateTimeFromTime(t)})
 			continue
 		}
-		d = append(d, bson.E{Key: k, Value: bsonValue(o.vals[i], path+".", vals)})
+		d = append(d, bson.E{Key: k, Value: bsonValue(v, path+".", vals)})
 	}
 	return d
 }
@@ -42,7 +43,7 @@ func bsonValue(v any, prefix string, vals map[string]any) any {
 		if i, err := v.Int64(); err == nil {
 			return i
 		}
-		f, _ := v.Float64() // parseDocument checked the range
+		f, _ := v.Float64() // ParseDocument checked the range
 		return f
 	case []any:
 		a := make(bson.A, len(v))
@@ -50,8 +51,8 @@ func bsonValue(v any, prefix string, vals map[string]any) any {
 			a[i] = bsonValue(e, "", nil) // declared paths never cross arrays
 		}
 		return a
-	case *object:
-		return appendFields(make(bson.D, 0, len(v.keys)), v, prefix, vals)
+	case *schema.Object:
+		return appendFields(make(bson.D, 0, v.Len()), v, prefix, vals)
 	}
 	return v // nil, bool, string
 }
@@ -74,7 +75,7 @@ func toRecord(raw bson.Raw) (store.Record, error) {
 	}
 	b := make([]byte, 0, len(raw)+16)
 	b = append(b, `{"id":`...)
-	b = appendString(b, id)
+	b = schema.AppendString(b, id)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, version, 10)
 	elems, err := raw.Elements()
@@ -83,7 +84,7 @@ func toRecord(raw bson.Raw) (store.Record, error) {
 	}
 	for _, e := range elems {
 		if k := e.Key(); k != "_id" && k != "_v" {
-			b = append(appendString(append(b, ','), k), ':')
+			b = append(schema.AppendString(append(b, ','), k), ':')
 			if b, err = appendJSON(b, e.Value()); err != nil {
 				return r, fmt.Errorf("document %s, field %s: %w", id, k, err)
 			}
@@ -100,7 +101,7 @@ func appendJSON(b []byte, v bson.RawValue) ([]byte, error) {
 	case bson.TypeBoolean:
 		return strconv.AppendBool(b, v.Boolean()), nil
 	case bson.TypeString:
-		return appendString(b, v.StringValue()), nil
+		return schema.AppendString(b, v.StringValue()), nil
 	case bson.TypeInt32, bson.TypeInt64:
 		return strconv.AppendInt(b, v.AsInt64(), 10), nil
 	case bson.TypeDouble:
@@ -111,7 +112,7 @@ func appendJSON(b []byte, v bson.RawValue) ([]byte, error) {
 		return strconv.AppendFloat(b, f, 'g', -1, 64), nil
 	case bson.TypeDateTime:
 		t := time.UnixMilli(v.DateTime()).UTC()
-		return appendString(b, t.Format(time.RFC3339Nano)), nil
+		return schema.AppendString(b, t.Format(time.RFC3339Nano)), nil
 	case bson.TypeEmbeddedDocument:
 		return appendDocument(b, v.Document(), '{', '}', true)
 	case bson.TypeArray:
@@ -131,7 +132,7 @@ func appendDocument(b []byte, doc bson.Raw, open, closing byte, keys bool) ([]by
 			b = append(b, ',')
 		}
 		if keys {
-			b = append(appendString(b, e.Key()), ':')
+			b = append(schema.AppendString(b, e.Key()), ':')
 		}
 		if b, err = appendJSON(b, e.Value()); err != nil {
 			return nil, err

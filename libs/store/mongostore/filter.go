@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"github.com/opencloud/opencloud/libs/store"
+	"github.com/opencloud/opencloud/libs/store/internal/schema"
 )
 
 // matchNothing is the filter of an empty Or: MongoDB refuses {$or: []}.
@@ -23,43 +24,43 @@ var mongoOps = map[store.Op]string{
 }
 
 // path returns where a declared field is stored.
-func path(f field) string {
-	switch f.name {
+func path(f schema.Field) string {
+	switch f.Name {
 	case "id":
 		return "_id"
 	case "version":
 		return "_v"
 	}
-	return f.name
+	return f.Name
 }
 
 // toFilter renders a compiled filter as a MongoDB query. On a StringArray
 // field, MongoDB's equality already means "contains".
-func toFilter(x cond) bson.D {
+func toFilter(x schema.Cond) bson.D {
 	switch x := x.(type) {
-	case cmpCond:
-		v := mongoValue(x.value)
-		if x.op == store.OpEq {
-			return bson.D{{Key: path(x.field), Value: v}}
+	case schema.CmpCond:
+		v := mongoValue(x.Value)
+		if x.Op == store.OpEq {
+			return bson.D{{Key: path(x.Field), Value: v}}
 		}
-		return bson.D{{Key: path(x.field), Value: bson.D{{Key: mongoOps[x.op], Value: v}}}}
-	case inCond:
-		vs := make(bson.A, len(x.values))
-		for i, v := range x.values {
+		return bson.D{{Key: path(x.Field), Value: bson.D{{Key: mongoOps[x.Op], Value: v}}}}
+	case schema.InCond:
+		vs := make(bson.A, len(x.Values))
+		for i, v := range x.Values {
 			vs[i] = mongoValue(v)
 		}
-		return bson.D{{Key: path(x.field), Value: bson.D{{Key: "$in", Value: vs}}}}
-	case andCond:
+		return bson.D{{Key: path(x.Field), Value: bson.D{{Key: "$in", Value: vs}}}}
+	case schema.AndCond:
 		return list("$and", x, bson.D{})
-	case orCond:
+	case schema.OrCond:
 		return list("$or", x, matchNothing)
-	case textCond:
+	case schema.TextCond:
 		return text(x)
 	}
 	return bson.D{} // nil: everything
 }
 
-func list(op string, xs []cond, empty bson.D) bson.D {
+func list(op string, xs []schema.Cond, empty bson.D) bson.D {
 	if len(xs) == 0 {
 		return empty
 	}
@@ -71,12 +72,12 @@ func list(op string, xs []cond, empty bson.D) bson.D {
 }
 
 // text matches every word, case-insensitively, in any text field.
-func text(x textCond) bson.D {
-	words := make(bson.A, len(x.words))
-	for i, w := range x.words {
+func text(x schema.TextCond) bson.D {
+	words := make(bson.A, len(x.Words))
+	for i, w := range x.Words {
 		re := bson.D{{Key: "$regex", Value: regexp.QuoteMeta(w)}, {Key: "$options", Value: "i"}}
-		fields := make(bson.A, len(x.fields))
-		for j, f := range x.fields {
+		fields := make(bson.A, len(x.Fields))
+		for j, f := range x.Fields {
 			fields[j] = bson.D{{Key: path(f), Value: re}}
 		}
 		words[i] = bson.D{{Key: "$or", Value: fields}}
@@ -96,17 +97,17 @@ func mongoValue(v any) any {
 }
 
 // toSort renders sort keys, then _id so that ties come in id order.
-func toSort(keys []sortKey) bson.D {
+func toSort(keys []schema.SortKey) bson.D {
 	d := make(bson.D, 0, len(keys)+1)
 	seen := make(map[string]bool, len(keys)+1)
-	for _, k := range slices.Concat(keys, []sortKey{{field: field{name: "id"}}}) {
-		p := path(k.field)
+	for _, k := range slices.Concat(keys, []schema.SortKey{{Field: schema.Field{Name: "id"}}}) {
+		p := path(k.Field)
 		if seen[p] {
 			continue // MongoDB refuses a key twice; the first one decides anyway
 		}
 		seen[p] = true
 		dir := 1
-		if k.desc {
+		if k.Desc {
 			dir = -1
 		}
 		d = append(d, bson.E{Key: p, Value: dir})

@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/opencloud/opencloud/libs/store"
+	"github.com/opencloud/opencloud/libs/store/internal/schema"
 )
 
 // FuzzBSONRoundTrip converts arbitrary JSON to the stored BSON and back,
@@ -17,7 +18,7 @@ import (
 // or it reads back as the same object (numbers as float64, declared times
 // as the same instant to the millisecond). Nothing panics.
 func FuzzBSONRoundTrip(f *testing.F) {
-	sc, err := compileSpec(store.Spec{
+	sc, err := schema.Compile(store.Spec{
 		Name: "fuzz",
 		Fields: []store.Field{
 			{Name: "s", Type: store.String}, {Name: "n", Type: store.Int}, {Name: "x", Type: store.Float},
@@ -29,10 +30,10 @@ func FuzzBSONRoundTrip(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		o, err := parseDocument(data)
+		o, err := schema.ParseDocument(data)
 		var vals map[string]any
 		if err == nil {
-			vals, err = sc.values(o)
+			vals, err = sc.Values(o)
 		}
 		if err != nil {
 			if !errors.Is(err, store.ErrInvalidDocument) {

@@ -24,6 +24,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/opencloud/opencloud/libs/store"
+	"github.com/opencloud/opencloud/libs/store/internal/schema"
 )
 
 // Store is a MongoDB database holding collections. It is safe for concurrent use.
@@ -71,14 +72,14 @@ func Open(ctx context.Context, uri, database string, log *slog.Logger) (*Store, 
 // another spec it is an error. Indexes the spec no longer asks for are
 // dropped, and values of newly declared Time fields converted to dates.
 func (s *Store) Collection(ctx context.Context, spec store.Spec) (store.Collection, error) {
-	sc, err := compileSpec(spec)
+	sc, err := schema.Compile(spec)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := s.collections[spec.Name]; ok {
-		if !specEqual(c.schema.spec, spec) {
+		if !schema.SpecEqual(c.schema.Spec(), spec) {
 			return nil, fmt.Errorf("mongostore: collection %s already opened with another spec", spec.Name)
 		}
 		return c, nil

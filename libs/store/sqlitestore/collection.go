@@ -12,16 +12,17 @@ import (
 	"strings"
 
 	"github.com/opencloud/opencloud/libs/store"
+	"github.com/opencloud/opencloud/libs/store/internal/schema"
 )
 
 // collection is a table and its side table of StringArray elements.
 type collection struct {
 	store  *Store
-	schema *schema
-	table  string  // quoted table name
-	arrays string  // quoted side table name
-	cols   []field // declared fields that have a column, by name
-	arrs   []field // declared StringArray fields, by name
+	schema *schema.Schema
+	table  string         // quoted table name
+	arrays string         // quoted side table name
+	cols   []schema.Field // declared fields that have a column, by name
+	arrs   []schema.Field // declared StringArray fields, by name
 
 	// Statements that depend only on the spec, built once.
 	insertSQL, getSQL, replaceSQL, updateSQL string
@@ -29,24 +30,24 @@ type collection struct {
 
 var _ store.Collection = (*collection)(nil)
 
-func newCollection(s *Store, sc *schema) *collection {
+func newCollection(s *Store, sc *schema.Schema) *collection {
 	c := &collection{
 		store:  s,
 		schema: sc,
-		table:  quote(sc.spec.Name),
-		arrays: quote(sc.spec.Name + "$array"),
+		table:  quote(sc.Spec().Name),
+		arrays: quote(sc.Spec().Name + "$array"),
 	}
-	for _, f := range sc.fields {
+	for _, f := range sc.Fields() {
 		switch {
-		case f.name == "id" || f.name == "version":
-		case f.typ == store.StringArray:
+		case f.Name == "id" || f.Name == "version":
+		case f.Type == store.StringArray:
 			c.arrs = append(c.arrs, f)
 		default:
 			c.cols = append(c.cols, f)
 		}
 	}
-	sort.Slice(c.cols, func(i, j int) bool { return c.cols[i].name < c.cols[j].name })
-	sort.Slice(c.arrs, func(i, j int) bool { return c.arrs[i].name < c.arrs[j].name })
+	sort.Slice(c.cols, func(i, j int) bool { return c.cols[i].Name < c.cols[j].Name })
+	sort.Slice(c.arrs, func(i, j int) bool { return c.arrs[i].Name < c.arrs[j].Name })
 
 	names := []string{"doc", "search"}
 	for _, f := range c.cols {
@@ -63,16 +64,16 @@ func newCollection(s *Store, sc *schema) *collection {
 
 // column returns the quoted column of a declared field; id and version are
 // the table's own columns.
-func (c *collection) column(f field) string {
-	if f.name == "id" || f.name == "version" {
-		return f.name
+func (c *collection) column(f schema.Field) string {
+	if f.Name == "id" || f.Name == "version" {
+		return f.Name
 	}
-	return quote("f_" + f.name)
+	return quote("f_" + f.Name)
 }
 
 // Insert stores doc under id with version 1.
 func (c *collection) Insert(ctx context.Context, id string, doc any) (int64, error) {
-	if err := checkID(id); err != nil {
+	if err := schema.CheckID(id); err != nil {
 		return 0, c.errorf("insert", id, err)
 	}
 	r, err := c.encode(doc)
@@ -141,7 +142,7 @@ func (c *collection) UpdateIf(ctx context.Context, id string, cond store.Filter,
 	if err != nil {
 		return 0, c.errorf("update", id, err)
 	}
-	fields, err := encodeSet(set)
+	fields, err := schema.EncodeSet(set)
 	if err != nil {
 		return 0, c.errorf("update", id, err)
 	}
@@ -156,12 +157,12 @@ func (c *collection) UpdateIf(ctx context.Context, id string, cond store.Filter,
 		if err != nil {
 			return err
 		}
-		o, err := parseDocument(doc)
+		o, err := schema.ParseDocument(doc)
 		if err != nil {
 			return fmt.Errorf("stored document: %w", err)
 		}
-		for i, k := range fields.keys {
-			o.set(k, fields.vals[i])
+		for k, v := range fields.All() {
+			o.Set(k, v)
 		}
 		r, err := c.encodeObject(o)
 		if err != nil {
@@ -205,7 +206,7 @@ func (c *collection) Delete(ctx context.Context, id string, version int64) error
 
 // Find returns one page of the matching documents and the number of matches.
 func (c *collection) Find(ctx context.Context, q store.Query) ([]store.Record, int64, error) {
-	cnd, keys, err := c.schema.compileQuery(q)
+	cnd, keys, err := c.schema.CompileQuery(q)
 	if err != nil {
 		return nil, 0, c.errorf("find", "", err)
 	}
@@ -309,18 +310,18 @@ func (c *collection) missing(ctx context.Context, tx *sql.Tx, id string, ifExist
 
 // where compiles a filter to an SQL condition.
 func (c *collection) where(f store.Filter) (*builder, error) {
-	cnd, err := c.schema.compileFilter(f)
+	cnd, err := c.schema.CompileFilter(f)
 	if err != nil {
 		return nil, err
 	}
 	return c.build(cnd), nil
 }
 
-func (c *collection) orderBy(keys []sortKey) string {
+func (c *collection) orderBy(keys []schema.SortKey) string {
 	var sb strings.Builder
 	for _, k := range keys {
-		sb.WriteString(c.column(k.field))
-		if k.desc {
+		sb.WriteString(c.column(k.Field))
+		if k.Desc {
 			sb.WriteString(" DESC")
 		}
 		sb.WriteString(", ")
@@ -339,9 +340,9 @@ func (c *collection) errorf(op, id string, err error) error {
 		err = fmt.Errorf("%w: %w", store.ErrDuplicate, err)
 	}
 	if id == "" {
-		return fmt.Errorf("sqlitestore: %s %s: %w", op, c.schema.spec.Name, err)
+		return fmt.Errorf("sqlitestore: %s %s: %w", op, c.schema.Spec().Name, err)
 	}
-	return fmt.Errorf("sqlitestore: %s %s/%s: %w", op, c.schema.spec.Name, id, err)
+	return fmt.Errorf("sqlitestore: %s %s/%s: %w", op, c.schema.Spec().Name, id, err)
 }
 
 // record returns the stored document with the store's "id" and "version"
@@ -349,7 +350,7 @@ func (c *collection) errorf(op, id string, err error) error {
 func record(id string, version int64, doc []byte) json.RawMessage {
 	b := make([]byte, 0, len(doc)+len(id)+32)
 	b = append(b, `{"id":`...)
-	b = appendString(b, id)
+	b = schema.AppendString(b, id)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, version, 10)
 	if len(doc) > 2 {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/opencloud/opencloud/libs/store"
+	"github.com/opencloud/opencloud/libs/store/internal/schema"
 )
 
 // specsTable remembers the spec each collection was last opened with, to
@@ -36,7 +37,8 @@ func (c *collection) migrate(ctx context.Context) error {
 			return err
 		}
 		// Column values are a function of the fields and text fields only.
-		if old == nil || !slices.Equal(old.Fields, c.schema.spec.Fields) || !slices.Equal(old.Text, c.schema.spec.Text) {
+		spec := c.schema.Spec()
+		if old == nil || !slices.Equal(old.Fields, spec.Fields) || !slices.Equal(old.Text, spec.Text) {
 			if err := c.backfill(ctx, tx); err != nil {
 				return err
 			}
@@ -64,7 +66,7 @@ func (c *collection) createTables(ctx context.Context, tx *sql.Tx) error {
 		"CREATE TABLE IF NOT EXISTS " + quote(specsTable) + " (name TEXT PRIMARY KEY, spec TEXT NOT NULL)",
 		"CREATE TABLE IF NOT EXISTS " + c.table + " (" + cols + ")",
 		"CREATE TABLE IF NOT EXISTS " + c.arrays + " (field TEXT NOT NULL, value TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (field, value, id)) WITHOUT ROWID",
-		"CREATE INDEX IF NOT EXISTS " + quote(c.schema.spec.Name+"$array/id") + " ON " + c.arrays + " (id)",
+		"CREATE INDEX IF NOT EXISTS " + quote(c.schema.Spec().Name+"$array/id") + " ON " + c.arrays + " (id)",
 	} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return err
@@ -76,25 +78,25 @@ func (c *collection) createTables(ctx context.Context, tx *sql.Tx) error {
 // addColumns adds a column for every declared field that has none yet: the
 // table was created under an older spec.
 func (c *collection) addColumns(ctx context.Context, tx *sql.Tx) error {
-	existing, err := c.strings(ctx, tx, "SELECT name FROM pragma_table_info(?)", c.schema.spec.Name)
+	existing, err := c.strings(ctx, tx, "SELECT name FROM pragma_table_info(?)", c.schema.Spec().Name)
 	if err != nil {
 		return err
 	}
 	for _, f := range c.cols {
-		if slices.Contains(existing, "f_"+f.name) {
+		if slices.Contains(existing, "f_"+f.Name) {
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+c.table+" ADD COLUMN "+c.column(f)); err != nil {
 			return err
 		}
-		c.store.log.InfoContext(ctx, "sqlitestore: added column", "collection", c.schema.spec.Name, "field", f.name)
+		c.store.log.InfoContext(ctx, "sqlitestore: added column", "collection", c.schema.Spec().Name, "field", f.Name)
 	}
 	return nil
 }
 
 func (c *collection) storedSpec(ctx context.Context, tx *sql.Tx) (*store.Spec, error) {
 	var data []byte
-	err := tx.QueryRowContext(ctx, "SELECT spec FROM "+quote(specsTable)+" WHERE name = ?", c.schema.spec.Name).Scan(&data)
+	err := tx.QueryRowContext(ctx, "SELECT spec FROM "+quote(specsTable)+" WHERE name = ?", c.schema.Spec().Name).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -109,12 +111,12 @@ func (c *collection) storedSpec(ctx context.Context, tx *sql.Tx) (*store.Spec, e
 }
 
 func (c *collection) saveSpec(ctx context.Context, tx *sql.Tx) error {
-	data, err := json.Marshal(c.schema.spec)
+	data, err := json.Marshal(c.schema.Spec())
 	if err != nil {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, "INSERT INTO "+quote(specsTable)+" (name, spec) VALUES (?, ?) "+
-		"ON CONFLICT (name) DO UPDATE SET spec = excluded.spec", c.schema.spec.Name, string(data))
+		"ON CONFLICT (name) DO UPDATE SET spec = excluded.spec", c.schema.Spec().Name, string(data))
 	return err
 }
 
@@ -131,11 +133,11 @@ func (c *collection) backfill(ctx context.Context, tx *sql.Tx) error {
 		ids, docs, err := c.page(ctx, tx, after)
 		if err != nil || len(ids) == 0 {
 			if done > 0 {
-				c.store.log.InfoContext(ctx, "sqlitestore: recomputed columns", "collection", c.schema.spec.Name, "documents", done)
+				c.store.log.InfoContext(ctx, "sqlitestore: recomputed columns", "collection", c.schema.Spec().Name, "documents", done)
 			}
 			if invalid > 0 {
 				c.store.log.WarnContext(ctx, "sqlitestore: stored documents do not match the spec; those fields read as null",
-					"collection", c.schema.spec.Name, "documents", invalid, "first", firstErr)
+					"collection", c.schema.Spec().Name, "documents", invalid, "first", firstErr)
 			}
 			return err
 		}
@@ -182,16 +184,17 @@ func (c *collection) page(ctx context.Context, tx *sql.Tx, after string) (ids []
 // rebuild computes the row of a stored document, field by field: a field
 // that does not fit is null and reported, the others are kept.
 func (c *collection) rebuild(doc []byte) (*row, error) {
-	o, err := parseDocument(doc)
+	o, err := schema.ParseDocument(doc)
 	if err != nil {
-		return c.row(&object{}, nil), err
+		return c.row(&schema.Object{}, nil), err
 	}
-	vals := make(map[string]any, len(c.schema.fields))
+	fields := c.schema.Fields()
+	vals := make(map[string]any, len(fields))
 	var errs []error
-	for name, f := range c.schema.fields {
-		v, err := f.extract(o)
+	for _, f := range fields {
+		v, err := f.Extract(o)
 		errs = append(errs, err)
-		vals[name] = v
+		vals[f.Name] = v
 	}
 	return c.row(o, vals), errors.Join(errs...)
 }
@@ -208,18 +211,18 @@ func (c *collection) backfillSQL() string {
 // drops the store's indexes on the table that the spec no longer asks for.
 func (c *collection) syncIndexes(ctx context.Context, tx *sql.Tx) error {
 	want := c.indexes()
-	existing, err := c.strings(ctx, tx, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", c.schema.spec.Name)
+	existing, err := c.strings(ctx, tx, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", c.schema.Spec().Name)
 	if err != nil {
 		return err
 	}
 	for _, name := range existing {
-		if _, ok := want[name]; ok || !strings.HasPrefix(name, c.schema.spec.Name+"/") {
+		if _, ok := want[name]; ok || !strings.HasPrefix(name, c.schema.Spec().Name+"/") {
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, "DROP INDEX "+quote(name)); err != nil {
 			return err
 		}
-		c.store.log.InfoContext(ctx, "sqlitestore: dropped index", "collection", c.schema.spec.Name, "index", name)
+		c.store.log.InfoContext(ctx, "sqlitestore: dropped index", "collection", c.schema.Spec().Name, "index", name)
 	}
 	for _, stmt := range want {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
@@ -235,17 +238,18 @@ func (c *collection) syncIndexes(ctx context.Context, tx *sql.Tx) error {
 func (c *collection) indexes() map[string]string {
 	want := make(map[string]string)
 	add := func(fields []string, unique bool) {
-		name, kind, cols := c.schema.spec.Name+"/"+strings.Join(fields, "+"), "INDEX", make([]string, len(fields))
+		name, kind, cols := c.schema.Spec().Name+"/"+strings.Join(fields, "+"), "INDEX", make([]string, len(fields))
 		if unique {
 			name, kind = name+"/unique", "UNIQUE INDEX"
 		}
 		for i, f := range fields {
-			cols[i] = c.column(c.schema.fields[f])
+			sf, _ := c.schema.Field(f) // Compile checked that index fields are declared
+			cols[i] = c.column(sf)
 		}
 		want[name] = "CREATE " + kind + " IF NOT EXISTS " + quote(name) + " ON " + c.table + " (" + strings.Join(cols, ", ") + ")"
 	}
 	single := map[string]bool{"id": true} // the primary key
-	for _, ix := range c.schema.spec.Indexes {
+	for _, ix := range c.schema.Spec().Indexes {
 		if len(ix.Fields) == 1 {
 			if single[ix.Fields[0]] {
 				continue
@@ -256,8 +260,8 @@ func (c *collection) indexes() map[string]string {
 	}
 	// A field with an index of its own in the spec needs no other.
 	for _, f := range c.cols {
-		if !single[f.name] {
-			add([]string{f.name}, false)
+		if !single[f.Name] {
+			add([]string{f.Name}, false)
 		}
 	}
 	return want

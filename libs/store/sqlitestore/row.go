@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/opencloud/opencloud/libs/store"
+	"github.com/opencloud/opencloud/libs/store/internal/schema"
 )
 
 // timeLayout is fixed-width UTC RFC 3339 with nanoseconds: as text it sorts
@@ -28,41 +29,41 @@ type element struct{ field, value string }
 
 // encode validates doc and computes its row.
 func (c *collection) encode(doc any) (*row, error) {
-	o, err := encodeDocument(doc)
+	o, err := schema.EncodeDocument(doc)
 	if err != nil {
 		return nil, err
 	}
 	return c.encodeObject(o)
 }
 
-func (c *collection) encodeObject(o *object) (*row, error) {
-	vals, err := c.schema.values(o)
+func (c *collection) encodeObject(o *schema.Object) (*row, error) {
+	vals, err := c.schema.Values(o)
 	if err != nil {
 		return nil, err
 	}
 	r := c.row(o, vals)
-	if len(r.doc) > maxDocumentBytes { // UpdateIf can grow a document past it
-		return nil, fmt.Errorf("%w: larger than %d bytes", store.ErrInvalidDocument, maxDocumentBytes)
+	if len(r.doc) > schema.MaxDocumentBytes { // UpdateIf can grow a document past it
+		return nil, fmt.Errorf("%w: larger than %d bytes", store.ErrInvalidDocument, schema.MaxDocumentBytes)
 	}
 	return r, nil
 }
 
-// row builds the row of o from its declared values (see schema.values).
-func (c *collection) row(o *object, vals map[string]any) *row {
+// row builds the row of o from its declared values (see Schema.Values).
+func (c *collection) row(o *schema.Object, vals map[string]any) *row {
 	r := &row{doc: appendObject(nil, o), cols: make([]any, len(c.cols))}
 	for i, f := range c.cols {
-		r.cols[i] = sqlValue(vals[f.name])
+		r.cols[i] = sqlValue(vals[f.Name])
 	}
 	for _, f := range c.arrs {
-		for _, s := range asStrings(vals[f.name]) {
-			r.elems = append(r.elems, element{f.name, s})
+		for _, s := range asStrings(vals[f.Name]) {
+			r.elems = append(r.elems, element{f.Name, s})
 		}
 	}
 	// Words never contain a newline, so a query word cannot match across two
 	// values.
 	var text []string
-	for _, f := range c.schema.text {
-		text = append(text, asStrings(vals[f.name])...)
+	for _, f := range c.schema.Text() {
+		text = append(text, asStrings(vals[f.Name])...)
 	}
 	if len(text) > 0 {
 		r.search = strings.ToLower(strings.Join(text, "\n"))
@@ -121,15 +122,17 @@ func (c *collection) writeArrays(ctx context.Context, tx *sql.Tx, id string, r *
 }
 
 // appendObject appends o as compact JSON, keys in document order.
-func appendObject(b []byte, o *object) []byte {
+func appendObject(b []byte, o *schema.Object) []byte {
 	b = append(b, '{')
-	for i, k := range o.keys {
-		if i > 0 {
+	first := true
+	for k, v := range o.All() {
+		if !first {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		first = false
+		b = schema.AppendString(b, k)
 		b = append(b, ':')
-		b = appendValue(b, o.vals[i])
+		b = appendValue(b, v)
 	}
 	return append(b, '}')
 }
@@ -146,7 +149,7 @@ func appendValue(b []byte, v any) []byte {
 	case json.Number:
 		return append(b, v...)
 	case string:
-		return appendString(b, v)
+		return schema.AppendString(b, v)
 	case []any:
 		b = append(b, '[')
 		for i, e := range v {
@@ -156,8 +159,8 @@ func appendValue(b []byte, v any) []byte {
 			b = appendValue(b, e)
 		}
 		return append(b, ']')
-	case *object:
+	case *schema.Object:
 		return appendObject(b, v)
 	}
-	panic("sqlitestore: appendValue of a value parseDocument cannot produce")
+	panic("sqlitestore: appendValue of a value ParseDocument cannot produce")
 }

@@ -38,23 +38,6 @@ func openMemory(t testing.TB) *sqlitestore.Store {
 	return s
 }
 
-// TestSchemaFileShared keeps the backend-neutral schema.go identical in both
-// backends until it moves to a package of its own.
-func TestSchemaFileShared(t *testing.T) {
-	mine, err := os.ReadFile("schema.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	theirs, err := os.ReadFile(filepath.Join("..", "mongostore", "schema.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	theirs = bytes.Replace(theirs, []byte("package mongostore\n"), []byte("package sqlitestore\n"), 1)
-	if !bytes.Equal(mine, theirs) {
-		t.Error("sqlitestore/schema.go and mongostore/schema.go differ: change both")
-	}
-}
-
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "garbage.db"), bytes.Repeat([]byte("not a database "), 500), 0o600); err != nil {

@@ -31,6 +31,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/opencloud/opencloud/libs/store"
+	"github.com/opencloud/opencloud/libs/store/internal/schema"
 )
 
 // busyTimeout is how long a connection waits for a lock held by another
@@ -110,14 +111,14 @@ func openDB(ctx context.Context, dsn string, conns int, params url.Values) (*sql
 // is an error. A spec that changed since the file was last opened (a new
 // field, a dropped index) is applied to the existing table.
 func (s *Store) Collection(ctx context.Context, spec store.Spec) (store.Collection, error) {
-	sc, err := compileSpec(spec)
+	sc, err := schema.Compile(spec)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := s.collections[spec.Name]; ok {
-		if !specEqual(c.schema.spec, spec) {
+		if !schema.SpecEqual(c.schema.Spec(), spec) {
 			return nil, fmt.Errorf("sqlitestore: collection %s already opened with another spec", spec.Name)
 		}
 		return c, nil

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/opencloud/opencloud/libs/store"
+	"github.com/opencloud/opencloud/libs/store/internal/schema"
 )
 
 // builder renders a compiled filter as an SQL condition. Identifiers come
@@ -23,68 +24,68 @@ var sqlOps = map[store.Op]string{
 	store.OpLte: "<=",
 }
 
-func (c *collection) build(x cond) *builder {
+func (c *collection) build(x schema.Cond) *builder {
 	b := &builder{c: c}
 	b.cond(x)
 	return b
 }
 
-func (b *builder) cond(x cond) {
+func (b *builder) cond(x schema.Cond) {
 	switch x := x.(type) {
 	case nil:
 		b.sql.WriteString("1")
-	case cmpCond:
+	case schema.CmpCond:
 		b.cmp(x)
-	case inCond:
+	case schema.InCond:
 		b.in(x)
-	case andCond:
+	case schema.AndCond:
 		b.list(x, " AND ", "1")
-	case orCond:
+	case schema.OrCond:
 		b.list(x, " OR ", "0")
-	case textCond:
+	case schema.TextCond:
 		b.text(x)
 	}
 }
 
-func (b *builder) cmp(x cmpCond) {
-	if x.field.typ == store.StringArray {
-		if x.op == store.OpNe {
+func (b *builder) cmp(x schema.CmpCond) {
+	if x.Field.Type == store.StringArray {
+		if x.Op == store.OpNe {
 			b.sql.WriteString("NOT ")
 		}
-		b.elements(x.field, []any{x.value})
+		b.elements(x.Field, []any{x.Value})
 		return
 	}
-	b.sql.WriteString(b.c.column(x.field))
-	if x.value == nil {
-		if x.op == store.OpEq {
+	b.sql.WriteString(b.c.column(x.Field))
+	if x.Value == nil {
+		if x.Op == store.OpEq {
 			b.sql.WriteString(" IS NULL")
 		} else {
 			b.sql.WriteString(" IS NOT NULL")
 		}
 		return
 	}
-	b.sql.WriteString(" " + sqlOps[x.op] + " ?")
-	b.args = append(b.args, sqlValue(x.value))
+	b.sql.WriteString(" " + sqlOps[x.Op] + " ?")
+	b.args = append(b.args, sqlValue(x.Value))
 }
 
-func (b *builder) in(x inCond) {
+func (b *builder) in(x schema.InCond) {
 	switch {
-	case len(x.values) == 0:
+	case len(x.Values) == 0:
 		b.sql.WriteString("0")
-	case x.field.typ == store.StringArray:
-		b.elements(x.field, x.values)
+	case x.Field.Type == store.StringArray:
+		b.elements(x.Field, x.Values)
 	default:
-		b.sql.WriteString(b.c.column(x.field) + " IN (")
-		b.params(x.values)
+		b.sql.WriteString(b.c.column(x.Field) + " IN (")
+		b.params(x.Values)
 		b.sql.WriteString(")")
 	}
 }
 
 // elements matches documents whose array field contains one of values,
 // through the side table's (field, value, id) primary key.
-func (b *builder) elements(f field, values []any) {
+func (b *builder) elements(f schema.Field, values []any) {
 	b.sql.WriteString("id IN (SELECT id FROM " + b.c.arrays + " WHERE field = ? AND value IN (")
-	b.args = append(b.args, f.name)
+	b.args = append(b.args, f.Name)
 	b.params(values)
 	b.sql.WriteString("))")
 }
@@ -99,7 +100,7 @@ func (b *builder) params(values []any) {
 	}
 }
 
-func (b *builder) list(xs []cond, sep, empty string) {
+func (b *builder) list(xs []schema.Cond, sep, empty string) {
 	if len(xs) == 0 {
 		b.sql.WriteString(empty)
 		return
@@ -115,13 +116,13 @@ func (b *builder) list(xs []cond, sep, empty string) {
 }
 
 // text matches every word as a substring of the lower-cased search column.
-func (b *builder) text(x textCond) {
-	if len(x.words) == 0 {
+func (b *builder) text(x schema.TextCond) {
+	if len(x.Words) == 0 {
 		b.sql.WriteString("1")
 		return
 	}
 	b.sql.WriteString("(")
-	for i, w := range x.words {
+	for i, w := range x.Words {
 		if i > 0 {
 			b.sql.WriteString(" AND ")
 		}
