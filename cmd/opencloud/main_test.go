@@ -45,7 +45,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func startPeer(t *testing.T, dataDir, addr string) *peer {
+func startPeer(t testing.TB, dataDir, addr string) *peer {
 	t.Helper()
 	env := map[string]string{
 		"OC_DATA": dataDir, "OC_HTTP_ADDR": addr, "OC_ADMIN_PASSWORD": adminPassword, "OC_LOG_LEVEL": "warn",
@@ -79,7 +79,7 @@ func startPeer(t *testing.T, dataDir, addr string) *peer {
 	return p
 }
 
-func (p *peer) login(t *testing.T, user, password string) string {
+func (p *peer) login(t testing.TB, user, password string) string {
 	t.Helper()
 	tok, err := authclient.PasswordLogin(context.Background(), p.issuer, "opencloud-web",
 		strings.TrimSuffix(p.issuer, "/auth")+"/callback", user, password, "openid profile offline_access")
