@@ -17,8 +17,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	swaggerFiles "github.com/swaggo/files"
-	ginSwagger "github.com/swaggo/gin-swagger"
 
 	"github.com/opencloud/opencloud/libs/apierror"
 	"github.com/opencloud/opencloud/libs/authn"
@@ -78,8 +76,7 @@ func New(o Options) (*gin.Engine, *gin.RouterGroup) {
 	open.GET("/readyz", readyz(o.Checks, o.Name))
 	open.GET("/metrics", gin.WrapH(promhttp.HandlerFor(o.Metrics.reg, promhttp.HandlerOpts{})))
 	if o.SwaggerInstance != "" {
-		open.GET("/swagger/*any", ginSwagger.WrapHandler(swaggerFiles.NewHandler(),
-			ginSwagger.InstanceName(o.SwaggerInstance)))
+		open.GET("/swagger/*any", swaggerHandler(o.SwaggerInstance, "OpenCloud "+o.Name+" API"))
 	}
 
 	api := e.Group(o.Prefix)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
+	"github.com/swaggo/swag"
 
 	"github.com/opencloud/opencloud/libs/apierror"
 	"github.com/opencloud/opencloud/libs/authn"
@@ -34,7 +35,7 @@ func newTestServer(t *testing.T, iss *authntest.Issuer, checks ...server.Check) 
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e, api := server.New(server.Options{Name: "test", Prefix: "/test", Logger: log,
-		Verifier: iss.Verifier(context.Background()), Checks: checks, MaxBodyBytes: 64})
+		Verifier: iss.Verifier(context.Background()), Checks: checks, MaxBodyBytes: 64, SwaggerInstance: "server-test"})
 	api.GET("/whoami", func(c *gin.Context) {
 		p, _ := authn.FromContext(c.Request.Context())
 		c.JSON(http.StatusOK, p)
@@ -109,6 +110,32 @@ func TestOpenRoutesNeedNoToken(t *testing.T) {
 		if status, _, raw := call(t, http.MethodGet, srv.URL+p, "", ""); status != http.StatusOK {
 			t.Errorf("%s: %d %s", p, status, raw)
 		}
+	}
+}
+
+type fakeDoc struct{}
+
+func (fakeDoc) ReadDoc() string { return `{"swagger":"2.0","info":{"title":"server test"}}` }
+
+func init() { swag.Register("server-test", fakeDoc{}) }
+
+func TestSwaggerUI(t *testing.T) {
+	srv := newTestServer(t, authntest.New(t))
+	for path, want := range map[string]string{
+		"/test/swagger/index.html":           `id="swagger-ui"`,
+		"/test/swagger/":                     `swagger-ui-bundle.js`,
+		"/test/swagger/doc.json":             `"title":"server test"`,
+		"/test/swagger/swagger-init.js":      `url: "doc.json"`,
+		"/test/swagger/swagger-ui.css":       `.swagger-ui`,
+		"/test/swagger/swagger-ui-bundle.js": `SwaggerUIBundle`,
+	} {
+		status, _, raw := call(t, http.MethodGet, srv.URL+path, "", "")
+		if status != http.StatusOK || !strings.Contains(raw, want) {
+			t.Errorf("%s: %d, body lacks %q", path, status, want)
+		}
+	}
+	if status, _, _ := call(t, http.MethodGet, srv.URL+"/test/swagger/nothing.js", "", ""); status != http.StatusNotFound {
+		t.Errorf("unknown asset: %d", status)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -35,8 +36,9 @@ const (
 var ErrMalformedHash = errors.New("password: malformed hash")
 
 // dummy is verified against when a user does not exist, so that an unknown
-// user name takes as long to refuse as a wrong password.
-var dummy = mustHash("opencloud-timing-equaliser")
+// user name takes as long to refuse as a wrong password. It is computed on
+// first use: an argon2id hash costs ~19 MiB, which an idle peer should not hold.
+var dummy = sync.OnceValue(func() string { return mustHash("opencloud-timing-equaliser") })
 
 // Hash returns the PHC string of an argon2id hash of pw.
 func Hash(pw string) (string, error) {
@@ -90,7 +92,7 @@ func Verify(hash, pw string) (bool, error) {
 // VerifyDummy spends the time of one Verify and always fails; call it when
 // the account does not exist.
 func VerifyDummy(pw string) {
-	_, _ = Verify(dummy, pw)
+	_, _ = Verify(dummy(), pw)
 }
 
 // alphabet avoids look-alike characters, for secrets a human may retype.
