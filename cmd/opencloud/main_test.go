@@ -231,8 +231,14 @@ func TestAllInOne(t *testing.T) {
 		t.Fatalf("deleted resource still readable: %v", err)
 	}
 
-	// Tokens are checked at the gateway's every API route.
-	for name, tok := range map[string]string{"none": "", "garbage": "x.y.z", "truncated": aliceTok[:len(aliceTok)-4]} {
+	// Tokens are checked at the gateway's every API route; an ID token, signed
+	// by the same issuer for the same user, is not an access token.
+	idTok, err := authclient.PasswordLogin(ctx, p.issuer, "opencloud-web", strings.TrimSuffix(p.issuer, "/auth")+"/callback",
+		"alice", "alice-password-123", "openid profile")
+	if err != nil || idTok.IDToken == "" {
+		t.Fatalf("login for an ID token: %v", err)
+	}
+	for name, tok := range map[string]string{"none": "", "garbage": "x.y.z", "truncated": aliceTok[:len(aliceTok)-4], "id token": idTok.IDToken} {
 		if s := getJSON(t, p.base+"/catalog/resources", tok, nil); s != http.StatusUnauthorized {
 			t.Errorf("%s token: %d", name, s)
 		}

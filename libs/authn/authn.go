@@ -22,6 +22,15 @@ const (
 // OpenCloud APIs carries, and the one services check.
 const Audience = "opencloud"
 
+// TokenUseClaim marks the JWTs oc-auth issues as access tokens, with the
+// value TokenUseAccess. ID tokens come from the same issuer with the same
+// audience and signature, so without the mark an ID token would pass for an
+// access token.
+const (
+	TokenUseClaim  = "token_use"
+	TokenUseAccess = "access"
+)
+
 // ErrInvalidToken wraps every verification failure.
 var ErrInvalidToken = errors.New("invalid token")
 
@@ -73,8 +82,14 @@ func (o *OIDCVerifier) Verify(ctx context.Context, raw string) (Principal, error
 		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	var p Principal
+	var use struct {
+		TokenUse string `json:"token_use"`
+	}
 	if err := tok.Claims(&p); err != nil {
 		return Principal{}, fmt.Errorf("%w: claims: %w", ErrInvalidToken, err)
+	}
+	if err := tok.Claims(&use); err != nil || use.TokenUse != TokenUseAccess {
+		return Principal{}, fmt.Errorf("%w: not an access token (%s is %q)", ErrInvalidToken, TokenUseClaim, use.TokenUse)
 	}
 	if p.Subject == "" {
 		return Principal{}, fmt.Errorf("%w: no subject", ErrInvalidToken)

@@ -89,6 +89,7 @@ func TestTokenChecks(t *testing.T) {
 		{"wrong signature", iss.Token(alice, authntest.WrongKey()), http.StatusUnauthorized},
 		{"alg none", iss.NoneToken(alice), http.StatusUnauthorized},
 		{"wrong audience", iss.Token(alice, authntest.Audience("someone-else")), http.StatusUnauthorized},
+		{"id token", iss.Token(alice, authntest.NotAccessToken()), http.StatusUnauthorized},
 		{"wrong issuer", iss.Token(alice, authntest.IssuedBy("http://evil.example/auth")), http.StatusUnauthorized},
 	}
 	for _, tc := range cases {

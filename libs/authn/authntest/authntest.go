@@ -58,6 +58,7 @@ func (i *Issuer) Verifier(ctx context.Context) *authn.OIDCVerifier {
 type Option func(*mint)
 
 type mint struct {
+	idToken bool
 	aud     []string
 	expires time.Time
 	key     *rsa.PrivateKey
@@ -72,6 +73,9 @@ func Audience(aud ...string) Option { return func(m *mint) { m.aud = aud } }
 
 // WrongKey signs with a key the JWKS does not publish.
 func WrongKey() Option { return func(m *mint) { m.key = nil } }
+
+// NotAccessToken mints a token without the access-token mark, as an ID token is.
+func NotAccessToken() Option { return func(m *mint) { m.idToken = true } }
 
 // IssuedBy sets another issuer.
 func IssuedBy(iss string) Option { return func(m *mint) { m.issuer = iss } }
@@ -96,7 +100,11 @@ func (i *Issuer) Token(p authn.Principal, opts ...Option) string {
 		Issuer: m.issuer, Subject: p.Subject, Audience: m.aud,
 		Expiry: jwt.NewNumericDate(m.expires), IssuedAt: jwt.NewNumericDate(time.Now().Add(-time.Minute)),
 	}
-	raw, err := jwt.Signed(signer).Claims(claims).Claims(p).Serialize()
+	use := map[string]any{authn.TokenUseClaim: authn.TokenUseAccess}
+	if m.idToken {
+		use = map[string]any{}
+	}
+	raw, err := jwt.Signed(signer).Claims(claims).Claims(p).Claims(use).Serialize()
 	if err != nil {
 		i.t.Fatal(err)
 	}
@@ -109,7 +117,7 @@ func (i *Issuer) NoneToken(p authn.Principal) string {
 	header := enc.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
 	body, _ := json.Marshal(map[string]any{
 		"iss": i.URL, "sub": p.Subject, "aud": []string{authn.Audience},
-		"exp": time.Now().Add(time.Hour).Unix(), "roles": p.Roles, "groups": p.Groups,
+		"exp": time.Now().Add(time.Hour).Unix(), "roles": p.Roles, "groups": p.Groups, authn.TokenUseClaim: authn.TokenUseAccess,
 	})
 	return header + "." + enc.EncodeToString(body) + "."
 }

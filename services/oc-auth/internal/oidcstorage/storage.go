@@ -15,6 +15,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/store"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/clients"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/keys"
@@ -150,7 +151,7 @@ func (r *clientCredentialsRequest) GetScopes() []string   { return nil }
 // read afresh at every issue, so a group change applies at the next refresh.
 func (s *Storage) GetPrivateClaimsFromRequest(ctx context.Context, req op.TokenRequest, _ []string) (map[string]any, error) {
 	if cc, ok := req.(*clientCredentialsRequest); ok {
-		return map[string]any{"roles": cc.roles}, nil
+		return map[string]any{"roles": cc.roles, authn.TokenUseClaim: authn.TokenUseAccess}, nil
 	}
 	return s.userClaims(ctx, req.GetSubject())
 }
@@ -165,7 +166,8 @@ func (s *Storage) userClaims(ctx context.Context, userID string) (map[string]any
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"preferred_username": u.Username, "groups": u.Groups, "roles": u.Roles()}, nil
+	return map[string]any{"preferred_username": u.Username, "groups": u.Groups, "roles": u.Roles(),
+		authn.TokenUseClaim: authn.TokenUseAccess}, nil
 }
 
 // activeUser returns an enabled user; tokens are never issued to others.
