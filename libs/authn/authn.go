@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 )
@@ -43,6 +44,8 @@ type Principal struct {
 	Roles    []string `json:"roles,omitempty"`
 	// Token is the raw bearer token, for calls made on the caller's behalf.
 	Token string `json:"-"`
+	// Expiry is when the token expires.
+	Expiry time.Time `json:"-"`
 }
 
 // HasRole reports whether the principal holds role.
@@ -61,22 +64,46 @@ type Verifier interface {
 
 // OIDCVerifier checks signature (against the issuer's JWKS, refetched when an
 // unknown key appears, so rotation needs no restart), issuer, audience and
-// expiry with go-oidc.
-type OIDCVerifier struct{ v *oidc.IDTokenVerifier }
+// expiry with go-oidc. A token that passed is remembered until it expires:
+// access tokens cannot be revoked before then, and a signing key stays
+// published longer than the tokens it signed live, so the answer cannot change.
+type OIDCVerifier struct {
+	v     *oidc.IDTokenVerifier
+	cache *tokenCache
+}
 
 // NewOIDCVerifier builds a verifier. jwksURL may differ from the issuer's
 // public URL (a service reaches oc-auth inside the network); keys are fetched
 // lazily, so oc-auth need not be up yet. ctx bounds the key set's lifetime.
-func NewOIDCVerifier(ctx context.Context, issuer, jwksURL, audience string) *OIDCVerifier {
+func NewOIDCVerifier(ctx context.Context, issuer, jwksURL, audience string, opts ...VerifierOption) *OIDCVerifier {
 	keys := oidc.NewRemoteKeySet(ctx, jwksURL)
-	return &OIDCVerifier{v: oidc.NewVerifier(issuer, keys, &oidc.Config{
-		ClientID:             audience,
-		SupportedSigningAlgs: []string{oidc.RS256, oidc.ES256},
-	})}
+	v := &OIDCVerifier{
+		v: oidc.NewVerifier(issuer, keys, &oidc.Config{
+			ClientID:             audience,
+			SupportedSigningAlgs: []string{oidc.RS256, oidc.ES256},
+		}),
+		cache: newTokenCache(verifiedTokens, time.Now),
+	}
+	for _, o := range opts {
+		o(v)
+	}
+	return v
 }
+
+// VerifierOption changes an OIDCVerifier.
+type VerifierOption func(*OIDCVerifier)
+
+// WithoutCache verifies every token in full, every time (benchmarks, debugging).
+func WithoutCache() VerifierOption { return func(v *OIDCVerifier) { v.cache = nil } }
+
+// verifiedTokens bounds the cache: a few MiB at most.
+const verifiedTokens = 4096
 
 // Verify implements Verifier.
 func (o *OIDCVerifier) Verify(ctx context.Context, raw string) (Principal, error) {
+	if p, ok := o.cache.get(raw); ok {
+		return p, nil
+	}
 	tok, err := o.v.Verify(ctx, raw)
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
@@ -94,7 +121,8 @@ func (o *OIDCVerifier) Verify(ctx context.Context, raw string) (Principal, error
 	if p.Subject == "" {
 		return Principal{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
 	}
-	p.Token = raw
+	p.Token, p.Expiry = raw, tok.Expiry
+	o.cache.put(raw, p)
 	return p, nil
 }
 
