@@ -130,7 +130,7 @@ const docTemplatecatalog = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Creates a resource of one of the five kinds. The body has the common fields and exactly one per-kind object named after the kind (\"data\", \"processing\", \"storage\", \"compute\" or \"workflow\"). Unknown fields are refused. The caller becomes the creator and, unless \"owners\" is given, the only owner. Visibility defaults to private; pricing to free.",
+                "description": "Creates a resource of one of the five kinds. The body has the common fields and exactly one per-kind object named after the kind (\"data\", \"processing\", \"storage\", \"compute\" or \"workflow\"). Unknown fields are refused. The caller becomes the creator and, unless \"owners\" is given, the only owner. Visibility defaults to private; pricing to free. A request sent again with the same Idempotency-Key (within 24 hours) creates nothing new and gets the first answer back, with Idempotent-Replayed: true.",
                 "consumes": [
                     "application/json"
                 ],
@@ -150,6 +150,12 @@ const docTemplatecatalog = `{
                         "schema": {
                             "$ref": "#/definitions/resource.Input"
                         }
+                    },
+                    {
+                        "type": "string",
+                        "description": "Any unique string (a UUID) that makes a retry safe",
+                        "name": "Idempotency-Key",
+                        "in": "header"
                     }
                 ],
                 "responses": {
@@ -181,8 +187,20 @@ const docTemplatecatalog = `{
                             "$ref": "#/definitions/apierror.Envelope"
                         }
                     },
+                    "409": {
+                        "description": "A request with the same Idempotency-Key is still being handled",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
                     "413": {
                         "description": "Body larger than the limit",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "422": {
+                        "description": "The Idempotency-Key was used with another body",
                         "schema": {
                             "$ref": "#/definitions/apierror.Envelope"
                         }

@@ -17,11 +17,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/broker"
+	"github.com/opencloud/opencloud/libs/idempotency"
 	"github.com/opencloud/opencloud/libs/server"
 	"github.com/opencloud/opencloud/libs/store"
 
@@ -52,6 +54,8 @@ type Deps struct {
 // Service is oc-catalog; it implements server.Component.
 type Service struct {
 	handler http.Handler
+	keys    *idempotency.Keys
+	log     *slog.Logger
 }
 
 var _ server.Component = (*Service)(nil)
@@ -82,6 +86,10 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
+	keys, err := idempotency.New(ctx, d.Store, idempotency.Options{Collection: "catalog_idempotency_keys"})
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
 	svc := catalog.NewService(repo, broker.NewPublisher(d.NATS, "catalog"), d.PeerID,
 		d.Logger.With("service", "catalog"))
 
@@ -94,8 +102,8 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		SwaggerInstance: "catalog",
 		MaxBodyBytes:    MaxBodyBytes,
 	})
-	httpapi.Register(api, svc)
-	return &Service{handler: engine}, nil
+	httpapi.Register(api, svc, keys.Middleware())
+	return &Service{handler: engine, keys: keys, log: d.Logger.With("service", "catalog")}, nil
 }
 
 // Name implements server.Component.
@@ -107,5 +115,24 @@ func (s *Service) Prefix() string { return "/catalog" }
 // Handler implements server.Component.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run implements server.Component: the catalog has no background loop.
-func (s *Service) Run(context.Context) error { return nil }
+// Run implements server.Component: it prunes expired idempotency keys
+// every PruneInterval until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(PruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if n, err := s.keys.Prune(ctx); err != nil {
+				s.log.WarnContext(ctx, "pruning idempotency keys failed", "err", err)
+			} else if n > 0 {
+				s.log.DebugContext(ctx, "pruned idempotency keys", "count", n)
+			}
+		}
+	}
+}
+
+// PruneInterval is how often expired idempotency keys are deleted.
+const PruneInterval = time.Hour

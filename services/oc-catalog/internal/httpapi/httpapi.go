@@ -26,9 +26,11 @@ import (
 type Handler struct{ svc *catalog.Service }
 
 // Register mounts the routes on g (the service's authenticated group).
-func Register(g *gin.RouterGroup, svc *catalog.Service) {
+// Register mounts the catalog's routes on g; idempotent guards the create
+// route so that a client may retry it with the same Idempotency-Key.
+func Register(g *gin.RouterGroup, svc *catalog.Service, idempotent gin.HandlerFunc) {
 	h := &Handler{svc: svc}
-	g.POST("/resources", h.create)
+	g.POST("/resources", idempotent, h.create)
 	g.GET("/resources", h.list)
 	g.GET("/resources/:id", h.get)
 	g.PUT("/resources/:id", h.replace)
@@ -44,18 +46,21 @@ type ConflictDetails struct {
 // create godoc
 //
 //	@Summary		Create a resource
-//	@Description	Creates a resource of one of the five kinds. The body has the common fields and exactly one per-kind object named after the kind ("data", "processing", "storage", "compute" or "workflow"). Unknown fields are refused. The caller becomes the creator and, unless "owners" is given, the only owner. Visibility defaults to private; pricing to free.
+//	@Description	Creates a resource of one of the five kinds. The body has the common fields and exactly one per-kind object named after the kind ("data", "processing", "storage", "compute" or "workflow"). Unknown fields are refused. The caller becomes the creator and, unless "owners" is given, the only owner. Visibility defaults to private; pricing to free. A request sent again with the same Idempotency-Key (within 24 hours) creates nothing new and gets the first answer back, with Idempotent-Replayed: true.
 //	@Tags			resources
 //	@Accept			json
 //	@Produce		json
 //	@Security		BearerAuth
-//	@Param			resource	body		resource.Input	true	"The resource"
+//	@Param			resource		body		resource.Input	true	"The resource"
+//	@Param			Idempotency-Key	header		string			false	"Any unique string (a UUID) that makes a retry safe"
 //	@Success		201			{object}	resource.Resource
 //	@Header			201			{string}	ETag		"The version, quoted: send it back in If-Match to update"
 //	@Header			201			{string}	Location	"The resource's URL"
 //	@Failure		400			{object}	apierror.Envelope	"Malformed JSON, unknown field, wrong type or invalid value; details name each field"
 //	@Failure		401			{object}	apierror.Envelope
+//	@Failure		409			{object}	apierror.Envelope	"A request with the same Idempotency-Key is still being handled"
 //	@Failure		413			{object}	apierror.Envelope	"Body larger than the limit"
+//	@Failure		422			{object}	apierror.Envelope	"The Idempotency-Key was used with another body"
 //	@Router			/resources [post]
 func (h *Handler) create(c *gin.Context) {
 	p, ok := principal(c)
