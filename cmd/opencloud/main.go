@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -64,8 +65,10 @@ func (c *appConfig) Validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("OC_LOG_FORMAT=%q: expected text or json", c.LogFormat))
 	}
-	if _, _, err := net.SplitHostPort(c.NATSAddr); err != nil {
+	if _, port, err := net.SplitHostPort(c.NATSAddr); err != nil {
 		errs = append(errs, fmt.Errorf("OC_NATS_ADDR=%q: expected host:port", c.NATSAddr))
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		errs = append(errs, fmt.Errorf("OC_NATS_ADDR=%q: expected a port number from 0 to 65535", c.NATSAddr))
 	}
 	return errors.Join(errs...)
 }
@@ -210,9 +213,8 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 }
 
 func startNATS(ctx context.Context, cfg appConfig, log *slog.Logger) (*nats.Conn, func(), error) {
-	host, port, _ := net.SplitHostPort(cfg.NATSAddr)
-	var p int
-	fmt.Sscan(port, &p)
+	host, port, _ := net.SplitHostPort(cfg.NATSAddr) // checked by Validate
+	p, _ := strconv.Atoi(port)
 	emb, err := broker.StartEmbedded(broker.EmbeddedOptions{Host: host, Port: p, StoreDir: filepath.Join(cfg.DataDir, "nats")})
 	if err != nil {
 		return nil, nil, err

@@ -137,6 +137,12 @@ func TestAllInOne(t *testing.T) {
 		if s := getJSON(t, p.base+"/"+svc+"/readyz", "", nil); s != http.StatusOK {
 			t.Errorf("%s readyz: %d", svc, s)
 		}
+		var doc struct {
+			Swagger string `json:"swagger"`
+		}
+		if s := getJSON(t, p.base+"/"+svc+"/swagger/doc.json", "", &doc); s != http.StatusOK || doc.Swagger != "2.0" {
+			t.Errorf("%s swagger: %d %+v", svc, s, doc)
+		}
 	}
 
 	// Sign-in through authorization code + PKCE; a wrong password is refused.
@@ -259,5 +265,18 @@ func TestAllInOne(t *testing.T) {
 	getJSON(t, p2.base+"/catalog/resources/"+data.ID, p2.login(t, "alice", "alice-password-123"), &got)
 	if got.Description != "2025 campaign" || got.Version != updated.Version {
 		t.Fatalf("after restart: %+v", got)
+	}
+}
+
+func TestRunRejectsBadConfiguration(t *testing.T) {
+	env := map[string]string{"OC_PUBLIC_URL": "localhost:8000", "OC_NATS_ADDR": "127.0.0.1:nats", "OC_LOG_LEVEL": "loud", "OC_DATA": t.TempDir()}
+	err := run(context.Background(), func(k string) string { return env[k] }, io.Discard, nil)
+	if err == nil {
+		t.Fatal("started with a bad configuration")
+	}
+	for _, v := range []string{"OC_PUBLIC_URL", "OC_NATS_ADDR", "OC_LOG_LEVEL"} {
+		if !strings.Contains(err.Error(), v) {
+			t.Errorf("%q does not name %s", err, v)
+		}
 	}
 }
