@@ -266,3 +266,18 @@ type Component interface {
 	Handler() http.Handler         // serves everything under Prefix
 	Run(ctx context.Context) error // background loops until ctx is done; nil at once if none
 }
+
+// Every calls fn every interval until ctx is done, then returns nil: the body
+// of a Component's Run for periodic work (pruning, rescans).
+func Every(ctx context.Context, interval time.Duration, fn func(ctx context.Context)) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			fn(ctx)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/swaggo/swag"
@@ -226,4 +227,17 @@ func FuzzDecodeBytes(f *testing.F) {
 			t.Fatalf("decode error is not a 4xx *apierror.Error: %v", err)
 		}
 	})
+}
+
+func TestEveryRunsUntilCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := make(chan struct{}, 10)
+	done := make(chan error, 1)
+	go func() { done <- server.Every(ctx, time.Millisecond, func(context.Context) { calls <- struct{}{} }) }()
+	<-calls
+	<-calls
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }

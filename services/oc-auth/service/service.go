@@ -245,16 +245,7 @@ func (s *Service) Issuer() string { return s.cfg.Issuer }
 // Run prunes expired authorization requests, refresh tokens and retired
 // keys until ctx is done.
 func (s *Service) Run(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.PruneInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			s.prune(ctx)
-		}
-	}
+	return server.Every(ctx, s.cfg.PruneInterval, s.prune)
 }
 
 func (s *Service) prune(ctx context.Context) {

@@ -118,20 +118,13 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // Run implements server.Component: it prunes expired idempotency keys
 // every PruneInterval until ctx is done.
 func (s *Service) Run(ctx context.Context) error {
-	t := time.NewTicker(PruneInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if n, err := s.keys.Prune(ctx); err != nil {
-				s.log.WarnContext(ctx, "pruning idempotency keys failed", "err", err)
-			} else if n > 0 {
-				s.log.DebugContext(ctx, "pruned idempotency keys", "count", n)
-			}
+	return server.Every(ctx, PruneInterval, func(ctx context.Context) {
+		if n, err := s.keys.Prune(ctx); err != nil {
+			s.log.WarnContext(ctx, "pruning idempotency keys failed", "err", err)
+		} else if n > 0 {
+			s.log.DebugContext(ctx, "pruned idempotency keys", "count", n)
 		}
-	}
+	})
 }
 
 // PruneInterval is how often expired idempotency keys are deleted.
