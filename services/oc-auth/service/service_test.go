@@ -180,8 +180,16 @@ func TestOpenIDProvider(t *testing.T) {
 				if _, err := verifier.Verify(ctx, next.AccessToken); err != nil {
 					t.Fatal(err)
 				}
+				other := e.browser().login("admin", adminPassword, "openid offline_access")
 				if tok := refresh(admin.RefreshToken); tok.Error != "invalid_grant" {
 					t.Errorf("reused refresh token: %+v", tok)
+				}
+				if tok := refresh(next.RefreshToken); tok.Error != "invalid_grant" {
+					t.Errorf("the current token after a reuse in its chain: %+v", tok)
+				}
+				next = refresh(other.RefreshToken)
+				if next.RefreshToken == "" {
+					t.Fatalf("refresh of another login after a reuse: %+v", next)
 				}
 				resp := e.postForm("/revoke", url.Values{"token": {next.RefreshToken}, "token_type_hint": {"refresh_token"}, "client_id": {"opencloud-web"}}, nil)
 				if resp.StatusCode != http.StatusOK {

@@ -18,6 +18,8 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
+var backends = map[string]func(testing.TB) store.Store{"sqlite": testenv.SQLiteStore, "mongo": testenv.MongoStore}
+
 func newStorage(t *testing.T, st store.Store) (*Storage, users.User) {
 	t.Helper()
 	ctx := context.Background()
@@ -51,7 +53,7 @@ func newStorage(t *testing.T, st store.Store) (*Storage, users.User) {
 // Expired requests, codes and refresh tokens are refused at once, and
 // Prune deletes them, on both backends.
 func TestExpiryAndPrune(t *testing.T) {
-	for name, open := range map[string]func(testing.TB) store.Store{"sqlite": testenv.SQLiteStore, "mongo": testenv.MongoStore} {
+	for name, open := range backends {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			s, u := newStorage(t, open(t))
