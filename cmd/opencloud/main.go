@@ -43,7 +43,7 @@ import (
 
 type appConfig struct {
 	HTTPAddr      string        `env:"OC_HTTP_ADDR" default:":8000" help:"where the gateway listens"`
-	PublicURL     string        `env:"OC_PUBLIC_URL" default:"http://localhost:8000" help:"the URL users reach the gateway at; tokens are issued by <it>/auth"`
+	PublicURL     string        `env:"OC_PUBLIC_URL" help:"the URL users reach the gateway at; tokens are issued by <it>/auth (default: http://localhost:<port of OC_HTTP_ADDR>)"`
 	DataDir       string        `env:"OC_DATA" default:"./data" help:"directory of the SQLite store and NATS JetStream files"`
 	PeerID        string        `env:"OC_PEER_ID" default:"local" help:"this peer's name, stamped on the resources it owns"`
 	AdminUser     string        `env:"OC_ADMIN_USER" default:"admin" help:"the first administrator's user name"`
@@ -56,7 +56,7 @@ type appConfig struct {
 
 func (c *appConfig) Validate() error {
 	var errs []error
-	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		errs = append(errs, fmt.Errorf("OC_PUBLIC_URL=%q: expected an http:// or https:// URL", c.PublicURL))
 	}
 	if _, err := platform.ParseLevel(c.LogLevel); err != nil {
@@ -114,8 +114,8 @@ func run(ctx context.Context, getenv config.Getenv, out io.Writer, ready func(ba
 		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
 	publicURL := strings.TrimRight(cfg.PublicURL, "/")
-	if getenv("OC_PUBLIC_URL") == "" {
-		// Follow the real port (OC_HTTP_ADDR may say :0), keep the default host.
+	if publicURL == "" {
+		// The real port: OC_HTTP_ADDR may say :0.
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		publicURL = "http://localhost:" + port
 	}
@@ -144,7 +144,7 @@ func run(ctx context.Context, getenv config.Getenv, out io.Writer, ready func(ba
 			}
 		})
 	}
-	fmt.Fprintf(out, "\nOpenCloud is up: %s\n  sign in as %q (see above for a generated password on first start)\n  API docs: %s/catalog/swagger/index.html\n  data: %s\n\n",
+	fmt.Fprintf(out, "\nOpenCloud is up: %s\n  sign in as %q with OC_ADMIN_PASSWORD, or the password printed above on the first start\n  API docs: %s/catalog/swagger/index.html\n  data: %s\n\n",
 		publicURL, cfg.AdminUser, publicURL, cfg.DataDir)
 	if ready != nil {
 		ready("http://" + loopback(ln.Addr()))
