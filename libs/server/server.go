@@ -62,7 +62,7 @@ func New(o Options) (*gin.Engine, *gin.RouterGroup) {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.Use(requestID(), accessLog(o.Logger, o.Name), recovery(o.Logger), o.Metrics.middleware(o.Name), maxBody(o.MaxBodyBytes))
+	e.Use(requestID(), accessLog(o.Logger, o.Name), recovery(), o.Metrics.middleware(o.Name), maxBody(o.MaxBodyBytes))
 	e.NoRoute(func(c *gin.Context) {
 		Fail(c, apierror.NotFound("no route "+c.Request.Method+" "+c.Request.URL.Path))
 	})
@@ -196,7 +196,7 @@ func isProbe(path string) bool {
 	return false
 }
 
-func recovery(log *slog.Logger) gin.HandlerFunc {
+func recovery() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {
 			if r := recover(); r != nil {
