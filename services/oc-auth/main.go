@@ -23,6 +23,7 @@ type appConfig struct {
 	WebRedirectURIs []string      `env:"OC_AUTH_WEB_REDIRECT_URIS" help:"redirect URIs of the web client, comma-separated (default: OC_PUBLIC_URL/ and OC_PUBLIC_URL/callback)"`
 	AccessTTL       time.Duration `env:"OC_AUTH_ACCESS_TTL" default:"15m" help:"lifetime of access and ID tokens"`
 	RefreshTTL      time.Duration `env:"OC_AUTH_REFRESH_TTL" default:"720h" help:"lifetime of a refresh token, renewed at each use"`
+	SessionMaxAge   time.Duration `env:"OC_AUTH_SESSION_MAX_AGE" default:"2160h" help:"a session ends this long after its sign-in, however often it is refreshed"`
 	KeyRetention    time.Duration `env:"OC_AUTH_KEY_RETENTION" default:"24h" help:"how long a rotated-out signing key stays published"`
 	Infra           platform.Infra
 }
@@ -47,6 +48,7 @@ func run(ctx context.Context, getenv config.Getenv) error {
 				WebRedirectURIs: cfg.WebRedirectURIs,
 				AccessTTL:       cfg.AccessTTL,
 				RefreshTTL:      cfg.RefreshTTL,
+				SessionMaxAge:   cfg.SessionMaxAge,
 				KeyRetention:    cfg.KeyRetention,
 			}, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS})
 		})

@@ -26,6 +26,9 @@ type Config struct {
 	WebRedirectURIs []string
 	AccessTTL       time.Duration // access and ID tokens; default 15m
 	RefreshTTL      time.Duration // refresh tokens, renewed at each use; default 720h
+	// SessionMaxAge ends a session (its refresh tokens) this long after the
+	// sign-in, however often it is refreshed; default 2160h (90 days).
+	SessionMaxAge time.Duration
 	// KeyRetention is how long a rotated-out signing key stays in the JWKS;
 	// default 24h, at least AccessTTL.
 	KeyRetention time.Duration
@@ -43,6 +46,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RefreshTTL == 0 {
 		c.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if c.SessionMaxAge == 0 {
+		c.SessionMaxAge = 90 * 24 * time.Hour
 	}
 	if c.KeyRetention == 0 {
 		c.KeyRetention = 24 * time.Hour
@@ -81,7 +87,7 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		d    time.Duration
-	}{{"access TTL", c.AccessTTL}, {"refresh TTL", c.RefreshTTL}, {"key retention", c.KeyRetention}, {"prune interval", c.PruneInterval}} {
+	}{{"access TTL", c.AccessTTL}, {"refresh TTL", c.RefreshTTL}, {"session max age", c.SessionMaxAge}, {"key retention", c.KeyRetention}, {"prune interval", c.PruneInterval}} {
 		if d.d < 0 {
 			errs = append(errs, fmt.Errorf("%s %s: must be positive", d.name, d.d))
 		}

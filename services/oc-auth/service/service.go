@@ -99,7 +99,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	st, err := oidcstorage.New(ctx, oidcstorage.Options{
-		Issuer: cfg.Issuer, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL,
+		Issuer: cfg.Issuer, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, SessionMaxAge: cfg.SessionMaxAge,
 		AuthRequestTTL: 15 * time.Minute, CodeTTL: 5 * time.Minute,
 	}, deps.Store, um, cm, km, log)
 	if err != nil {

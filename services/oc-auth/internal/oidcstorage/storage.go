@@ -27,6 +27,9 @@ type Options struct {
 	Issuer     string // login page and client URLs hang under it
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
+	// SessionMaxAge ends a refresh-token family this long after the sign-in
+	// that started it, however often it is refreshed; 0: no limit.
+	SessionMaxAge time.Duration
 	// AuthRequestTTL bounds the time between /authorize and the login.
 	AuthRequestTTL time.Duration
 	// CodeTTL bounds the time between the login and the code exchange.

@@ -105,6 +105,15 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	default:
 		return "", "", time.Time{}, oidc.ErrUnsupportedGrantType().WithDescription("refresh tokens are issued to users only")
 	}
+	if s.opts.SessionMaxAge > 0 && !next.AuthTime.IsZero() {
+		end := next.AuthTime.Add(s.opts.SessionMaxAge)
+		if !now.Before(end) {
+			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("the session is older than its maximum age; sign in again")
+		}
+		if end.Before(next.ExpiresAt) {
+			next.ExpiresAt = end
+		}
+	}
 	token, err := password.Token(refreshPrefix)
 	if err != nil {
 		return "", "", time.Time{}, err

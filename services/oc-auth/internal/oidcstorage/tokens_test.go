@@ -332,3 +332,25 @@ func TestTokenWithoutFamily(t *testing.T) {
 		})
 	}
 }
+
+func TestSessionMaxAgeEndsTheFamily(t *testing.T) {
+	for name, open := range backends {
+		t.Run(name, func(t *testing.T) {
+			s, u := newStorage(t, open(t)) // refresh tokens live an hour
+			s.opts.SessionMaxAge = 90 * time.Minute
+			start := time.Now().UTC()
+			clock := start
+			s.now = func() time.Time { return clock }
+
+			rt := login(t, s, u)
+			clock = start.Add(50 * time.Minute)
+			rt = mustRefresh(t, s, rt) // would live to 110 min; the session ends at 90
+			clock = start.Add(89 * time.Minute)
+			rt = mustRefresh(t, s, rt)
+			clock = start.Add(91 * time.Minute)
+			if _, err := refresh(s, rt); err == nil {
+				t.Fatal("refreshed past the session's maximum age")
+			}
+		})
+	}
+}
