@@ -12,7 +12,7 @@ FUZZTIME ?= 5s
 MODULES := $(shell go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\1/p')
 SERVICES := auth catalog workspace workflow scheduler schedulerd monitord datacenter peer
 
-.PHONY: help run build tools test fmt-check vet staticcheck swagger swagger-check test-race fuzz-short bench clean
+.PHONY: help run build tools test fmt-check vet staticcheck swagger swagger-check test-race fuzz-short bench deploy-check clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ fuzz-short: ## run every fuzz target for FUZZTIME (seeds in testdata/fuzz)
 
 bench: ## the benchmarks reported in issue notes
 	@scripts/bench.sh
+
+deploy-check: ## check deploy/ without a Docker engine: static builds, config files, upstream parsers
+	@deploy/check.sh
 
 clean: ## remove build outputs (not ./data)
 	rm -rf bin
