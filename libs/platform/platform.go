@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -24,16 +25,17 @@ import (
 
 // Infra is the shared part of every service's configuration.
 type Infra struct {
-	HTTPAddr     string `env:"OC_HTTP_ADDR" default:":8080" help:"where the service listens"`
-	PublicURL    string `env:"OC_PUBLIC_URL" default:"http://localhost:8000" help:"the URL users reach the gateway at; the token issuer is <it>/auth"`
-	AuthInternal string `env:"OC_AUTH_INTERNAL_URL" help:"where services reach oc-auth for its keys (default: OC_PUBLIC_URL)"`
-	Store        string `env:"OC_STORE" default:"mongo" help:"mongo or sqlite"`
-	MongoURI     string `env:"OC_MONGO_URI" default:"mongodb://localhost:27017" secret:"true"`
-	MongoDB      string `env:"OC_MONGO_DB" default:"opencloud"`
-	SQLitePath   string `env:"OC_SQLITE_PATH" default:"./data/opencloud.db"`
-	NATSURL      string `env:"OC_NATS_URL" default:"nats://localhost:4222"`
-	LogFormat    string `env:"OC_LOG_FORMAT" default:"text" help:"text or json"`
-	LogLevel     string `env:"OC_LOG_LEVEL" default:"info" help:"debug, info, warn or error"`
+	HTTPAddr     string        `env:"OC_HTTP_ADDR" default:":8080" help:"where the service listens"`
+	PublicURL    string        `env:"OC_PUBLIC_URL" default:"http://localhost:8000" help:"the URL users reach the gateway at; the token issuer is <it>/auth"`
+	AuthInternal string        `env:"OC_AUTH_INTERNAL_URL" help:"where services reach oc-auth for its keys (default: OC_PUBLIC_URL)"`
+	Store        string        `env:"OC_STORE" default:"mongo" help:"mongo or sqlite"`
+	MongoURI     string        `env:"OC_MONGO_URI" default:"mongodb://localhost:27017" secret:"true"`
+	MongoDB      string        `env:"OC_MONGO_DB" default:"opencloud"`
+	SQLitePath   string        `env:"OC_SQLITE_PATH" default:"./data/opencloud.db"`
+	NATSURL      string        `env:"OC_NATS_URL" default:"nats://localhost:4222"`
+	EventsMaxAge time.Duration `env:"OC_EVENTS_MAX_AGE" default:"168h" help:"how long the NATS stream keeps events for consumers to replay"`
+	LogFormat    string        `env:"OC_LOG_FORMAT" default:"text" help:"text or json"`
+	LogLevel     string        `env:"OC_LOG_LEVEL" default:"info" help:"debug, info, warn or error"`
 }
 
 // Validate checks the enumerations.
@@ -118,6 +120,14 @@ func Open(ctx context.Context, c Infra, name string, log *slog.Logger) (*Deps, e
 	if err != nil {
 		_ = st.Close(ctx)
 		return nil, err
+	}
+	// Every service ensures the event stream, so that whichever starts first
+	// creates it. NATS may still be starting (the connection retries); events
+	// published meanwhile are not kept for replay, and the store stays the truth.
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := broker.EnsureStream(sctx, nc, c.EventsMaxAge); err != nil {
+		log.Warn("the NATS event stream could not be ensured; events are not kept for replay until a service starting later creates it", "err", err)
 	}
 	return &Deps{Store: st, NATS: nc, Verifier: authn.NewOIDCVerifier(ctx, c.Issuer(), c.JWKSURL(), authn.Audience)}, nil
 }

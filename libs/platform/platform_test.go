@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencloud/opencloud/libs/broker"
 	"github.com/opencloud/opencloud/libs/config"
 )
 
@@ -53,5 +54,30 @@ func TestOpenStoreSQLiteCreatesTheDataDirectory(t *testing.T) {
 	defer st.Close(context.Background())
 	if err := st.Ping(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestOpenConnectsAndEnsuresTheEventStream(t *testing.T) {
+	ctx := context.Background()
+	emb, err := broker.StartEmbedded(broker.EmbeddedOptions{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Shutdown)
+	c, _ := load(t, map[string]string{"OC_STORE": "sqlite", "OC_SQLITE_PATH": filepath.Join(t.TempDir(), "oc.db"), "OC_NATS_URL": emb.ClientURL()})
+	d, err := Open(ctx, c, "test", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(ctx)
+	js, err := d.NATS.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.StreamInfo(broker.StreamName); err != nil {
+		t.Fatalf("event stream: %v", err)
+	}
+	if d.Verifier == nil || d.Store.Ping(ctx) != nil {
+		t.Fatal("verifier or store missing")
 	}
 }
