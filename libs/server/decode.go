@@ -131,14 +131,6 @@ func ParsePage(c *gin.Context) (Page, error) {
 	return p, nil
 }
 
-// List is the shape of every paginated list response.
-type List[T any] struct {
-	Items  []T   `json:"items"`
-	Total  int64 `json:"total"`
-	Limit  int   `json:"limit"`
-	Offset int   `json:"offset"`
-}
-
 // unknownFieldPath finds the dotted path ("data.rows", "items[2].x") of the
 // first key in body that type t does not declare; encoding/json only names
 // the key itself.

@@ -9,12 +9,12 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/opencloud/opencloud/libs/apiclient"
+	"github.com/opencloud/opencloud/services/oc-auth/api"
 )
 
 const prefix = "/auth"
@@ -60,12 +60,7 @@ func credentials(tokenURL, clientID, secret string) *clientcredentials.Config {
 }
 
 // List is a page of items.
-type List[T any] struct {
-	Items  []T   `json:"items"`
-	Total  int64 `json:"total"`
-	Limit  int   `json:"limit"`
-	Offset int   `json:"offset"`
-}
+type List[T any] = api.List[T]
 
 // Page selects a page; zero values take the server's defaults.
 type Page struct {
@@ -99,15 +94,7 @@ func ifMatch(version int64) map[string]string {
 }
 
 // Me is the caller as oc-auth knows it.
-type Me struct {
-	Subject     string   `json:"sub"`
-	Username    string   `json:"username,omitempty"`
-	Email       string   `json:"email,omitempty"`
-	DisplayName string   `json:"display_name,omitempty"`
-	ClientID    string   `json:"client_id,omitempty"`
-	Groups      []string `json:"groups"`
-	Roles       []string `json:"roles"`
-}
+type Me = api.Me
 
 // Me returns the caller's profile.
 func (c *Client) Me(ctx context.Context) (Me, error) {
@@ -119,41 +106,19 @@ func (c *Client) Me(ctx context.Context) (Me, error) {
 // ChangePassword changes the caller's own password.
 func (c *Client) ChangePassword(ctx context.Context, current, next string) error {
 	_, err := c.api.Do(ctx, apiclient.Request{Method: http.MethodPut, Path: prefix + "/me/password",
-		Body: map[string]string{"current_password": current, "new_password": next}}, nil)
+		Body: api.ChangePasswordRequest{CurrentPassword: current, NewPassword: next}}, nil)
 	return err
 }
 
 // User is a user of this peer.
-type User struct {
-	ID          string    `json:"id"`
-	Username    string    `json:"username"`
-	Email       string    `json:"email,omitempty"`
-	DisplayName string    `json:"display_name,omitempty"`
-	Groups      []string  `json:"groups"`
-	Roles       []string  `json:"roles"`
-	Disabled    bool      `json:"disabled"`
-	Version     int64     `json:"version"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-}
+type User = api.User
 
 // NewUser creates a user.
-type NewUser struct {
-	Username    string   `json:"username"`
-	Email       string   `json:"email,omitempty"`
-	DisplayName string   `json:"display_name,omitempty"`
-	Groups      []string `json:"groups,omitempty"`
-	Password    string   `json:"password"`
-}
+type NewUser = api.CreateUserRequest
 
-// UserChange changes the fields that are not nil.
-type UserChange struct {
-	Username    *string   `json:"username,omitempty"`
-	Email       *string   `json:"email,omitempty"`
-	DisplayName *string   `json:"display_name,omitempty"`
-	Groups      *[]string `json:"groups,omitempty"`
-	Disabled    *bool     `json:"disabled,omitempty"`
-}
+// UserChange changes the fields that are not nil. Its Version may stay 0:
+// UpdateUser sends the version it is given in If-Match.
+type UserChange = api.UpdateUserRequest
 
 // UserQuery filters ListUsers.
 type UserQuery struct {
@@ -213,19 +178,12 @@ func (c *Client) DeleteUser(ctx context.Context, id string, version int64) error
 func (c *Client) SetPassword(ctx context.Context, id, password string) (User, error) {
 	var out User
 	_, err := c.api.Do(ctx, apiclient.Request{Method: http.MethodPut, Path: prefix + "/admin/users/" + url.PathEscape(id) + "/password",
-		Body: map[string]string{"password": password}}, &out)
+		Body: api.SetPasswordRequest{Password: password}}, &out)
 	return out, err
 }
 
 // Group is a named set of users.
-type Group struct {
-	Name        string    `json:"name"`
-	Description string    `json:"description,omitempty"`
-	BuiltIn     bool      `json:"built_in"`
-	Version     int64     `json:"version"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-}
+type Group = api.Group
 
 // ListGroups lists groups.
 func (c *Client) ListGroups(ctx context.Context, p Page) (List[Group], error) {
@@ -238,7 +196,7 @@ func (c *Client) ListGroups(ctx context.Context, p Page) (List[Group], error) {
 func (c *Client) CreateGroup(ctx context.Context, name, description string) (Group, error) {
 	var out Group
 	_, err := c.api.Do(ctx, apiclient.Request{Method: http.MethodPost, Path: prefix + "/admin/groups",
-		Body: map[string]string{"name": name, "description": description}}, &out)
+		Body: api.CreateGroupRequest{Name: name, Description: description}}, &out)
 	return out, err
 }
 
@@ -253,7 +211,7 @@ func (c *Client) GetGroup(ctx context.Context, name string) (Group, error) {
 func (c *Client) UpdateGroup(ctx context.Context, name string, version int64, description string) (Group, error) {
 	var out Group
 	_, err := c.api.Do(ctx, apiclient.Request{Method: http.MethodPatch, Path: prefix + "/admin/groups/" + url.PathEscape(name),
-		Body: map[string]string{"description": description}, Header: ifMatch(version)}, &out)
+		Body: api.UpdateGroupRequest{Description: &description}, Header: ifMatch(version)}, &out)
 	return out, err
 }
 
@@ -264,44 +222,17 @@ func (c *Client) DeleteGroup(ctx context.Context, name string, version int64) er
 	return err
 }
 
-// OAuthClient is a registered OAuth client.
-type OAuthClient struct {
-	ClientID               string    `json:"client_id"`
-	Name                   string    `json:"name"`
-	Public                 bool      `json:"public"`
-	RedirectURIs           []string  `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
-	GrantTypes             []string  `json:"grant_types"`
-	Roles                  []string  `json:"roles"`
-	BuiltIn                bool      `json:"built_in"`
-	Version                int64     `json:"version"`
-	CreatedAt              time.Time `json:"created_at"`
-	UpdatedAt              time.Time `json:"updated_at"`
-	// ClientSecret is only set by CreateClient and RotateSecret.
-	ClientSecret string `json:"client_secret,omitempty"`
-}
+// OAuthClient is a registered OAuth client. Its ClientSecret is only set by
+// CreateClient and RotateSecret.
+type OAuthClient = api.ClientWithSecret
 
 // NewOAuthClient registers a client. GrantTypes: authorization_code,
 // refresh_token, client_credentials.
-type NewOAuthClient struct {
-	ClientID               string   `json:"client_id,omitempty"`
-	Name                   string   `json:"name"`
-	Public                 bool     `json:"public,omitempty"`
-	RedirectURIs           []string `json:"redirect_uris,omitempty"`
-	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
-	GrantTypes             []string `json:"grant_types"`
-	Roles                  []string `json:"roles,omitempty"`
-}
+type NewOAuthClient = api.CreateClientRequest
 
-// OAuthClientChange changes the fields that are not nil.
-type OAuthClientChange struct {
-	Name                   *string   `json:"name,omitempty"`
-	Public                 *bool     `json:"public,omitempty"`
-	RedirectURIs           *[]string `json:"redirect_uris,omitempty"`
-	PostLogoutRedirectURIs *[]string `json:"post_logout_redirect_uris,omitempty"`
-	GrantTypes             *[]string `json:"grant_types,omitempty"`
-	Roles                  *[]string `json:"roles,omitempty"`
-}
+// OAuthClientChange changes the fields that are not nil. Its Version may
+// stay 0: UpdateClient sends the version it is given in If-Match.
+type OAuthClientChange = api.UpdateClientRequest
 
 // ListClients lists OAuth clients.
 func (c *Client) ListClients(ctx context.Context, p Page) (List[OAuthClient], error) {
@@ -348,14 +279,7 @@ func (c *Client) RotateSecret(ctx context.Context, id string) (OAuthClient, erro
 }
 
 // Key describes a signing key (never its material).
-type Key struct {
-	KID            string     `json:"kid"`
-	Algorithm      string     `json:"alg"`
-	State          string     `json:"state"`
-	CreatedAt      time.Time  `json:"created_at"`
-	RetiredAt      *time.Time `json:"retired_at,omitempty"`
-	PublishedUntil *time.Time `json:"published_until,omitempty"`
-}
+type Key = api.Key
 
 // ListKeys lists the signing keys, newest first.
 func (c *Client) ListKeys(ctx context.Context) ([]Key, error) {

@@ -55,7 +55,7 @@ const docTemplateauth = `{
                     "200": {
                         "description": "OK",
                         "schema": {
-                            "$ref": "#/definitions/List-httpapi_Client"
+                            "$ref": "#/definitions/List-api_Client"
                         }
                     },
                     "400": {
@@ -431,7 +431,7 @@ const docTemplateauth = `{
                     "200": {
                         "description": "OK",
                         "schema": {
-                            "$ref": "#/definitions/List-httpapi_Group"
+                            "$ref": "#/definitions/List-api_Group"
                         }
                     },
                     "400": {
@@ -728,7 +728,7 @@ const docTemplateauth = `{
                     "200": {
                         "description": "OK",
                         "schema": {
-                            "$ref": "#/definitions/List-keys_Info"
+                            "$ref": "#/definitions/List-api_Key"
                         }
                     },
                     "401": {
@@ -765,7 +765,7 @@ const docTemplateauth = `{
                     "201": {
                         "description": "Created",
                         "schema": {
-                            "$ref": "#/definitions/Info"
+                            "$ref": "#/definitions/Key"
                         }
                     },
                     "401": {
@@ -835,7 +835,7 @@ const docTemplateauth = `{
                     "200": {
                         "description": "OK",
                         "schema": {
-                            "$ref": "#/definitions/List-httpapi_User"
+                            "$ref": "#/definitions/List-api_User"
                         }
                     },
                     "400": {
@@ -1541,7 +1541,7 @@ const docTemplateauth = `{
                 }
             }
         },
-        "Info": {
+        "Key": {
             "type": "object",
             "properties": {
                 "alg": {
@@ -1565,7 +1565,7 @@ const docTemplateauth = `{
                 }
             }
         },
-        "List-httpapi_Client": {
+        "List-api_Client": {
             "type": "object",
             "properties": {
                 "items": {
@@ -1585,7 +1585,7 @@ const docTemplateauth = `{
                 }
             }
         },
-        "List-httpapi_Group": {
+        "List-api_Group": {
             "type": "object",
             "properties": {
                 "items": {
@@ -1605,13 +1605,13 @@ const docTemplateauth = `{
                 }
             }
         },
-        "List-httpapi_User": {
+        "List-api_Key": {
             "type": "object",
             "properties": {
                 "items": {
                     "type": "array",
                     "items": {
-                        "$ref": "#/definitions/User"
+                        "$ref": "#/definitions/Key"
                     }
                 },
                 "limit": {
@@ -1625,13 +1625,13 @@ const docTemplateauth = `{
                 }
             }
         },
-        "List-keys_Info": {
+        "List-api_User": {
             "type": "object",
             "properties": {
                 "items": {
                     "type": "array",
                     "items": {
-                        "$ref": "#/definitions/Info"
+                        "$ref": "#/definitions/User"
                     }
                 },
                 "limit": {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/opencloud/opencloud/libs/event"
 	"github.com/opencloud/opencloud/libs/server"
+	"github.com/opencloud/opencloud/services/oc-auth/api"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/clients"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
 )
@@ -20,7 +21,7 @@ import (
 //	@Param		q		query		string	false	"words to find in the name"
 //	@Param		limit	query		int		false	"page size, 1 to 200"	default(20)
 //	@Param		offset	query		int		false	"items to skip"			default(0)
-//	@Success	200		{object}	server.List[Client]
+//	@Success	200		{object}	api.List[api.Client]
 //	@Failure	400		{object}	apierror.Envelope
 //	@Failure	401		{object}	apierror.Envelope
 //	@Failure	403		{object}	apierror.Envelope
@@ -43,7 +44,7 @@ func (a *API) listClients(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := server.List[Client]{Items: make([]Client, 0, len(cs)), Total: total, Limit: page.Limit, Offset: page.Offset}
+	out := api.List[api.Client]{Items: make([]api.Client, 0, len(cs)), Total: total, Limit: page.Limit, Offset: page.Offset}
 	for _, cl := range cs {
 		out.Items = append(out.Items, clientOut(cl))
 	}
@@ -58,16 +59,16 @@ func (a *API) listClients(c *gin.Context) {
 //	@Accept		json
 //	@Produce	json
 //	@Security	BearerAuth
-//	@Param		body	body		CreateClientRequest	true	"the new client"
-//	@Success	201		{object}	ClientWithSecret
+//	@Param		body	body		api.CreateClientRequest	true	"the new client"
+//	@Success	201		{object}	api.ClientWithSecret
 //	@Failure	400		{object}	apierror.Envelope
 //	@Failure	401		{object}	apierror.Envelope
 //	@Failure	403		{object}	apierror.Envelope
 //	@Failure	409		{object}	apierror.Envelope	"client_id taken"
 //	@Router		/admin/clients [post]
 func (a *API) createClient(c *gin.Context) {
-	var req CreateClientRequest
-	if err := decode(c, &req); err != nil {
+	var req api.CreateClientRequest
+	if err := decode(c, &req, checkCreateClient); err != nil {
 		fail(c, err)
 		return
 	}
@@ -79,7 +80,7 @@ func (a *API) createClient(c *gin.Context) {
 			return
 		}
 	}
-	cl, secret, err := a.Clients.Create(c.Request.Context(), id, req.settings())
+	cl, secret, err := a.Clients.Create(c.Request.Context(), id, clientSettings(&req))
 	if err != nil {
 		fail(c, err)
 		return
@@ -89,7 +90,7 @@ func (a *API) createClient(c *gin.Context) {
 	etag(c, cl.Version)
 	c.Header("Cache-Control", "no-store")
 	c.Header("Location", c.Request.URL.Path+"/"+cl.ID)
-	c.JSON(http.StatusCreated, ClientWithSecret{Client: out, ClientSecret: secret})
+	c.JSON(http.StatusCreated, api.ClientWithSecret{Client: out, ClientSecret: secret})
 }
 
 // getClient godoc
@@ -99,7 +100,7 @@ func (a *API) createClient(c *gin.Context) {
 //	@Produce	json
 //	@Security	BearerAuth
 //	@Param		id	path		string	true	"client id"
-//	@Success	200	{object}	Client
+//	@Success	200	{object}	api.Client
 //	@Failure	401	{object}	apierror.Envelope
 //	@Failure	403	{object}	apierror.Envelope
 //	@Failure	404	{object}	apierror.Envelope
@@ -124,8 +125,8 @@ func (a *API) getClient(c *gin.Context) {
 //	@Security	BearerAuth
 //	@Param		id			path		string				true	"client id"
 //	@Param		If-Match	header		string				false	"the ETag read"
-//	@Param		body		body		UpdateClientRequest	true	"fields to change"
-//	@Success	200			{object}	Client
+//	@Param		body		body		api.UpdateClientRequest	true	"fields to change"
+//	@Success	200			{object}	api.Client
 //	@Failure	400			{object}	apierror.Envelope
 //	@Failure	401			{object}	apierror.Envelope
 //	@Failure	403			{object}	apierror.Envelope
@@ -134,8 +135,8 @@ func (a *API) getClient(c *gin.Context) {
 //	@Failure	428			{object}	apierror.Envelope
 //	@Router		/admin/clients/{id} [patch]
 func (a *API) updateClient(c *gin.Context) {
-	var req UpdateClientRequest
-	if err := decode(c, &req); err != nil {
+	var req api.UpdateClientRequest
+	if err := decode(c, &req, checkUpdateClient); err != nil {
 		fail(c, err)
 		return
 	}
@@ -150,7 +151,7 @@ func (a *API) updateClient(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	s := req.apply(cur)
+	s := clientUpdate(&req, cur)
 	var v validation
 	for _, p := range s.Check() {
 		v.check(p.Field, p.Problem)
@@ -211,7 +212,7 @@ func (a *API) deleteClient(c *gin.Context) {
 //	@Produce	json
 //	@Security	BearerAuth
 //	@Param		id	path		string	true	"client id"
-//	@Success	200	{object}	ClientWithSecret
+//	@Success	200	{object}	api.ClientWithSecret
 //	@Failure	401	{object}	apierror.Envelope
 //	@Failure	403	{object}	apierror.Envelope
 //	@Failure	404	{object}	apierror.Envelope
@@ -227,5 +228,5 @@ func (a *API) rotateSecret(c *gin.Context) {
 	a.publish(c, event.ClientChanged, cl.ID, gin.H{"action": "secret_rotated", "client": out})
 	etag(c, cl.Version)
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, ClientWithSecret{Client: out, ClientSecret: secret})
+	c.JSON(http.StatusOK, api.ClientWithSecret{Client: out, ClientSecret: secret})
 }

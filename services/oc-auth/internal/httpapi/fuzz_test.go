@@ -7,20 +7,32 @@ import (
 
 	"github.com/opencloud/opencloud/libs/apierror"
 	"github.com/opencloud/opencloud/libs/server"
+	"github.com/opencloud/opencloud/services/oc-auth/api"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/clients"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
 )
 
+// input is a request body of the admin API and the check its handler runs.
+type input struct {
+	req   any
+	check func() error
+}
+
+func inputOf[T any](check func(*T) error) input {
+	req := new(T)
+	return input{req: req, check: func() error { return check(req) }}
+}
+
 // inputs are the request bodies of the admin API, by the fuzzer's kind byte.
-var inputs = []func() interface{ validate() error }{
-	func() interface{ validate() error } { return new(CreateUserRequest) },
-	func() interface{ validate() error } { return new(UpdateUserRequest) },
-	func() interface{ validate() error } { return new(SetPasswordRequest) },
-	func() interface{ validate() error } { return new(ChangePasswordRequest) },
-	func() interface{ validate() error } { return new(CreateGroupRequest) },
-	func() interface{ validate() error } { return new(UpdateGroupRequest) },
-	func() interface{ validate() error } { return new(CreateClientRequest) },
-	func() interface{ validate() error } { return new(UpdateClientRequest) },
+var inputs = []func() input{
+	func() input { return inputOf(checkCreateUser) },
+	func() input { return inputOf(checkUpdateUser) },
+	func() input { return inputOf(checkSetPassword) },
+	func() input { return inputOf(checkChangePassword) },
+	func() input { return inputOf(checkCreateGroup) },
+	func() input { return inputOf(checkUpdateGroup) },
+	func() input { return inputOf(checkCreateClient) },
+	func() input { return inputOf(checkUpdateClient) },
 }
 
 // FuzzAdminInput feeds arbitrary bodies to the decoding and validation of
@@ -31,10 +43,11 @@ func FuzzAdminInput(f *testing.F) {
 	f.Add(uint8(0), []byte(`{"username":"ada","password":"analytical-engine","groups":["admin"]}`))
 	f.Add(uint8(6), []byte(`{"name":"x","grant_types":["client_credentials"],"roles":["user"]}`))
 	f.Fuzz(func(t *testing.T, kind uint8, body []byte) {
-		req := inputs[int(kind)%len(inputs)]()
+		in := inputs[int(kind)%len(inputs)]()
+		req := in.req
 		err := server.DecodeBytes(body, req)
 		if err == nil {
-			err = req.validate()
+			err = in.check()
 		}
 		if err != nil {
 			var ae *apierror.Error
@@ -50,21 +63,21 @@ func FuzzAdminInput(f *testing.F) {
 			return
 		}
 		switch r := req.(type) {
-		case *CreateUserRequest:
+		case *api.CreateUserRequest:
 			if users.CheckUsername(r.Username) != "" || users.CheckPassword(r.Password) != "" || users.CheckGroups(r.Groups) != "" {
 				t.Fatalf("accepted an invalid user: %+v", r)
 			}
-		case *CreateClientRequest:
-			if len(r.settings().Check()) != 0 || (r.ClientID != "" && clients.CheckID(r.ClientID) != "") {
+		case *api.CreateClientRequest:
+			if len(clientSettings(r).Check()) != 0 || (r.ClientID != "" && clients.CheckID(r.ClientID) != "") {
 				t.Fatalf("accepted an invalid client: %+v", r)
 			}
-		case *UpdateUserRequest:
-			up := r.apply(users.User{Username: "ada"})
+		case *api.UpdateUserRequest:
+			up := userUpdate(r, users.User{Username: "ada"})
 			if users.CheckUsername(up.Username) != "" {
 				t.Fatalf("update leads to an invalid user name: %+v", up)
 			}
-		case *UpdateClientRequest:
-			_ = r.apply(clients.Client{Name: "x", GrantTypes: []string{clients.GrantClientCredentials}}).Check()
+		case *api.UpdateClientRequest:
+			_ = clientUpdate(r, clients.Client{Name: "x", GrantTypes: []string{clients.GrantClientCredentials}}).Check()
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/opencloud/opencloud/libs/event"
 	"github.com/opencloud/opencloud/libs/server"
+	"github.com/opencloud/opencloud/services/oc-auth/api"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
 )
 
@@ -19,7 +20,7 @@ import (
 //	@Param		q		query		string	false	"words to find in the name"
 //	@Param		limit	query		int		false	"page size, 1 to 200"	default(20)
 //	@Param		offset	query		int		false	"items to skip"			default(0)
-//	@Success	200		{object}	server.List[Group]
+//	@Success	200		{object}	api.List[api.Group]
 //	@Failure	400		{object}	apierror.Envelope
 //	@Failure	401		{object}	apierror.Envelope
 //	@Failure	403		{object}	apierror.Envelope
@@ -42,7 +43,7 @@ func (a *API) listGroups(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := server.List[Group]{Items: make([]Group, 0, len(gs)), Total: total, Limit: page.Limit, Offset: page.Offset}
+	out := api.List[api.Group]{Items: make([]api.Group, 0, len(gs)), Total: total, Limit: page.Limit, Offset: page.Offset}
 	for _, g := range gs {
 		out.Items = append(out.Items, groupOut(g))
 	}
@@ -57,16 +58,16 @@ func (a *API) listGroups(c *gin.Context) {
 //	@Accept		json
 //	@Produce	json
 //	@Security	BearerAuth
-//	@Param		body	body		CreateGroupRequest	true	"the new group"
-//	@Success	201		{object}	Group
+//	@Param		body	body		api.CreateGroupRequest	true	"the new group"
+//	@Success	201		{object}	api.Group
 //	@Failure	400		{object}	apierror.Envelope
 //	@Failure	401		{object}	apierror.Envelope
 //	@Failure	403		{object}	apierror.Envelope
 //	@Failure	409		{object}	apierror.Envelope	"name taken"
 //	@Router		/admin/groups [post]
 func (a *API) createGroup(c *gin.Context) {
-	var req CreateGroupRequest
-	if err := decode(c, &req); err != nil {
+	var req api.CreateGroupRequest
+	if err := decode(c, &req, checkCreateGroup); err != nil {
 		fail(c, err)
 		return
 	}
@@ -89,7 +90,7 @@ func (a *API) createGroup(c *gin.Context) {
 //	@Produce	json
 //	@Security	BearerAuth
 //	@Param		name	path		string	true	"group name"
-//	@Success	200		{object}	Group
+//	@Success	200		{object}	api.Group
 //	@Failure	401		{object}	apierror.Envelope
 //	@Failure	403		{object}	apierror.Envelope
 //	@Failure	404		{object}	apierror.Envelope
@@ -114,8 +115,8 @@ func (a *API) getGroup(c *gin.Context) {
 //	@Security	BearerAuth
 //	@Param		name		path		string				true	"group name"
 //	@Param		If-Match	header		string				false	"the ETag read"
-//	@Param		body		body		UpdateGroupRequest	true	"fields to change"
-//	@Success	200			{object}	Group
+//	@Param		body		body		api.UpdateGroupRequest	true	"fields to change"
+//	@Success	200			{object}	api.Group
 //	@Failure	400			{object}	apierror.Envelope
 //	@Failure	401			{object}	apierror.Envelope
 //	@Failure	403			{object}	apierror.Envelope
@@ -124,8 +125,8 @@ func (a *API) getGroup(c *gin.Context) {
 //	@Failure	428			{object}	apierror.Envelope
 //	@Router		/admin/groups/{name} [patch]
 func (a *API) updateGroup(c *gin.Context) {
-	var req UpdateGroupRequest
-	if err := decode(c, &req); err != nil {
+	var req api.UpdateGroupRequest
+	if err := decode(c, &req, checkUpdateGroup); err != nil {
 		fail(c, err)
 		return
 	}

@@ -80,12 +80,12 @@ func (a *API) Register(g *gin.RouterGroup) {
 	ad.POST("/keys/rotate", a.rotateKey)
 }
 
-// decode strictly decodes the body into dst and validates it.
-func decode[T interface{ validate() error }](c *gin.Context, dst T) error {
+// decode strictly decodes the body into dst and checks it.
+func decode[T any](c *gin.Context, dst *T, check func(*T) error) error {
 	if err := server.DecodeJSON(c, dst); err != nil {
 		return err
 	}
-	return dst.validate()
+	return check(dst)
 }
 
 // versionOf returns the version an update or delete is based on: If-Match

@@ -5,8 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/opencloud/opencloud/libs/server"
-	"github.com/opencloud/opencloud/services/oc-auth/internal/keys"
+	"github.com/opencloud/opencloud/services/oc-auth/api"
 )
 
 // listKeys godoc
@@ -16,7 +15,7 @@ import (
 //	@Tags		keys
 //	@Produce	json
 //	@Security	BearerAuth
-//	@Success	200	{object}	server.List[keys.Info]
+//	@Success	200	{object}	api.List[api.Key]
 //	@Failure	401	{object}	apierror.Envelope
 //	@Failure	403	{object}	apierror.Envelope
 //	@Router		/admin/keys [get]
@@ -26,7 +25,11 @@ func (a *API) listKeys(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, server.List[keys.Info]{Items: ks, Total: int64(len(ks)), Limit: len(ks)})
+	out := api.List[api.Key]{Items: make([]api.Key, 0, len(ks)), Total: int64(len(ks)), Limit: len(ks)}
+	for _, k := range ks {
+		out.Items = append(out.Items, keyOut(k))
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // rotateKey godoc
@@ -36,7 +39,7 @@ func (a *API) listKeys(c *gin.Context) {
 //	@Tags		keys
 //	@Produce	json
 //	@Security	BearerAuth
-//	@Success	201	{object}	keys.Info
+//	@Success	201	{object}	api.Key
 //	@Failure	401	{object}	apierror.Envelope
 //	@Failure	403	{object}	apierror.Envelope
 //	@Router		/admin/keys/rotate [post]
@@ -48,5 +51,5 @@ func (a *API) rotateKey(c *gin.Context) {
 	}
 	p := principal(c)
 	a.Log.InfoContext(c.Request.Context(), "signing key rotated", "kid", in.KID, "by", p.Subject)
-	c.JSON(http.StatusCreated, in)
+	c.JSON(http.StatusCreated, keyOut(in))
 }

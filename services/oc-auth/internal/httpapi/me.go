@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencloud/opencloud/libs/apierror"
 	"github.com/opencloud/opencloud/libs/event"
+	"github.com/opencloud/opencloud/services/oc-auth/api"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
 )
 
@@ -18,7 +19,7 @@ import (
 //	@Tags		me
 //	@Produce	json
 //	@Security	BearerAuth
-//	@Success	200	{object}	Me
+//	@Success	200	{object}	api.Me
 //	@Failure	401	{object}	apierror.Envelope
 //	@Router		/me [get]
 func (a *API) me(c *gin.Context) {
@@ -29,14 +30,14 @@ func (a *API) me(c *gin.Context) {
 		if groups == nil {
 			groups = []string{}
 		}
-		c.JSON(http.StatusOK, Me{Subject: p.Subject, Username: p.Username, ClientID: p.ClientID, Groups: groups, Roles: p.Roles})
+		c.JSON(http.StatusOK, api.Me{Subject: p.Subject, Username: p.Username, ClientID: p.ClientID, Groups: groups, Roles: p.Roles})
 		return
 	}
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, Me{
+	c.JSON(http.StatusOK, api.Me{
 		Subject: u.ID, Username: u.Username, Email: u.Email, DisplayName: u.DisplayName,
 		ClientID: p.ClientID, Groups: u.Groups, Roles: u.Roles(),
 	})
@@ -49,15 +50,15 @@ func (a *API) me(c *gin.Context) {
 //	@Tags		me
 //	@Accept		json
 //	@Security	BearerAuth
-//	@Param		body	body	ChangePasswordRequest	true	"current and new password (at least 12 characters)"
+//	@Param		body	body	api.ChangePasswordRequest	true	"current and new password (at least 12 characters)"
 //	@Success	204
 //	@Failure	400	{object}	apierror.Envelope
 //	@Failure	401	{object}	apierror.Envelope
 //	@Failure	403	{object}	apierror.Envelope
 //	@Router		/me/password [put]
 func (a *API) changePassword(c *gin.Context) {
-	var req ChangePasswordRequest
-	if err := decode(c, &req); err != nil {
+	var req api.ChangePasswordRequest
+	if err := decode(c, &req, checkChangePassword); err != nil {
 		fail(c, err)
 		return
 	}

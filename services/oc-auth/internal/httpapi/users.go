@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencloud/opencloud/libs/event"
 	"github.com/opencloud/opencloud/libs/server"
+	"github.com/opencloud/opencloud/services/oc-auth/api"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
 )
 
@@ -22,7 +23,7 @@ import (
 //	@Param		disabled	query		bool	false	"only disabled (true) or enabled (false) users"
 //	@Param		limit		query		int		false	"page size, 1 to 200"	default(20)
 //	@Param		offset		query		int		false	"items to skip"			default(0)
-//	@Success	200			{object}	server.List[User]
+//	@Success	200			{object}	api.List[api.User]
 //	@Failure	400			{object}	apierror.Envelope
 //	@Failure	401			{object}	apierror.Envelope
 //	@Failure	403			{object}	apierror.Envelope
@@ -44,7 +45,7 @@ func (a *API) listUsers(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := server.List[User]{Items: make([]User, 0, len(us)), Total: total, Limit: page.Limit, Offset: page.Offset}
+	out := api.List[api.User]{Items: make([]api.User, 0, len(us)), Total: total, Limit: page.Limit, Offset: page.Offset}
 	for _, u := range us {
 		out.Items = append(out.Items, userOut(u))
 	}
@@ -78,16 +79,16 @@ func userQuery(c *gin.Context) (users.ListQuery, error) {
 //	@Accept		json
 //	@Produce	json
 //	@Security	BearerAuth
-//	@Param		body	body		CreateUserRequest	true	"the new user"
-//	@Success	201		{object}	User
+//	@Param		body	body		api.CreateUserRequest	true	"the new user"
+//	@Success	201		{object}	api.User
 //	@Failure	400		{object}	apierror.Envelope
 //	@Failure	401		{object}	apierror.Envelope
 //	@Failure	403		{object}	apierror.Envelope
 //	@Failure	409		{object}	apierror.Envelope	"user name taken"
 //	@Router		/admin/users [post]
 func (a *API) createUser(c *gin.Context) {
-	var req CreateUserRequest
-	if err := decode(c, &req); err != nil {
+	var req api.CreateUserRequest
+	if err := decode(c, &req, checkCreateUser); err != nil {
 		fail(c, err)
 		return
 	}
@@ -112,7 +113,7 @@ func (a *API) createUser(c *gin.Context) {
 //	@Produce	json
 //	@Security	BearerAuth
 //	@Param		id	path		string	true	"user id"
-//	@Success	200	{object}	User
+//	@Success	200	{object}	api.User
 //	@Header		200	{string}	ETag	"the version, for If-Match"
 //	@Failure	401	{object}	apierror.Envelope
 //	@Failure	403	{object}	apierror.Envelope
@@ -138,8 +139,8 @@ func (a *API) getUser(c *gin.Context) {
 //	@Security	BearerAuth
 //	@Param		id			path		string				true	"user id"
 //	@Param		If-Match	header		string				false	"the ETag read"
-//	@Param		body		body		UpdateUserRequest	true	"fields to change"
-//	@Success	200			{object}	User
+//	@Param		body		body		api.UpdateUserRequest	true	"fields to change"
+//	@Success	200			{object}	api.User
 //	@Failure	400			{object}	apierror.Envelope
 //	@Failure	401			{object}	apierror.Envelope
 //	@Failure	403			{object}	apierror.Envelope
@@ -148,8 +149,8 @@ func (a *API) getUser(c *gin.Context) {
 //	@Failure	428			{object}	apierror.Envelope	"no version given"
 //	@Router		/admin/users/{id} [patch]
 func (a *API) updateUser(c *gin.Context) {
-	var req UpdateUserRequest
-	if err := decode(c, &req); err != nil {
+	var req api.UpdateUserRequest
+	if err := decode(c, &req, checkUpdateUser); err != nil {
 		fail(c, err)
 		return
 	}
@@ -164,7 +165,7 @@ func (a *API) updateUser(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	u, err := a.Users.Update(ctx, cur.ID, version, req.apply(cur))
+	u, err := a.Users.Update(ctx, cur.ID, version, userUpdate(&req, cur))
 	if err != nil {
 		fail(c, err)
 		return
@@ -229,16 +230,16 @@ func (a *API) deleteUser(c *gin.Context) {
 //	@Produce	json
 //	@Security	BearerAuth
 //	@Param		id		path		string				true	"user id"
-//	@Param		body	body		SetPasswordRequest	true	"the new password"
-//	@Success	200		{object}	User
+//	@Param		body	body		api.SetPasswordRequest	true	"the new password"
+//	@Success	200		{object}	api.User
 //	@Failure	400		{object}	apierror.Envelope
 //	@Failure	401		{object}	apierror.Envelope
 //	@Failure	403		{object}	apierror.Envelope
 //	@Failure	404		{object}	apierror.Envelope
 //	@Router		/admin/users/{id}/password [put]
 func (a *API) setPassword(c *gin.Context) {
-	var req SetPasswordRequest
-	if err := decode(c, &req); err != nil {
+	var req api.SetPasswordRequest
+	if err := decode(c, &req, checkSetPassword); err != nil {
 		fail(c, err)
 		return
 	}
