@@ -12,7 +12,7 @@ FUZZTIME ?= 5s
 MODULES := $(shell go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\1/p')
 SERVICES := auth catalog workspace workflow scheduler schedulerd monitord datacenter peer
 
-.PHONY: help run build tools test fmt-check vet staticcheck swagger swagger-check test-race fuzz-short bench deploy-check clean
+.PHONY: help run build tools test fmt-check vet staticcheck swagger swagger-check test-race fuzz-short readme-check bench deploy-check clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ $(STATICCHECK):
 	GOBIN=$(TOOLS_DIR)/sc.tmp go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	mv $(TOOLS_DIR)/sc.tmp/staticcheck $@ && rmdir $(TOOLS_DIR)/sc.tmp
 
-test: tools fmt-check vet staticcheck swagger-check test-race fuzz-short ## the whole test suite (what CI runs)
+test: tools fmt-check vet staticcheck swagger-check test-race fuzz-short readme-check ## the whole test suite (what CI runs)
 
 fmt-check: ## fail on unformatted Go files
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -57,6 +57,9 @@ test-race: ## go test -race every module
 
 fuzz-short: ## run every fuzz target for FUZZTIME (seeds in testdata/fuzz)
 	@FUZZTIME=$(FUZZTIME) scripts/fuzz-short.sh $(MODULES)
+
+readme-check: ## run the README's curl session against a fresh peer
+	@scripts/readme-check.sh
 
 bench: ## the benchmarks reported in issue notes
 	@scripts/bench.sh
