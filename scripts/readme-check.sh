@@ -42,7 +42,7 @@ expect() {
   fi
 }
 expect "\"issuer\":\"$url/auth\"" "the discovery document"
-expect '"name":"Field survey 2025"' "the created resource in the list"
+expect '"total":1,"limit":20,"offset":0}' "the list with the created resource"
 expect '"description":"2025 campaign"' "the patched resource"
 expect '"code":"version_conflict"' "a 409 on the stale If-Match"
 [ "$(tail -n1 <<<"$out")" = 204 ] || { echo "readme-check: the delete did not answer 204" >&2; exit 1; }
