@@ -24,6 +24,7 @@ type appConfig struct {
 	AccessTTL       time.Duration `env:"OC_AUTH_ACCESS_TTL" default:"15m" help:"lifetime of access and ID tokens"`
 	RefreshTTL      time.Duration `env:"OC_AUTH_REFRESH_TTL" default:"720h" help:"lifetime of a refresh token, renewed at each use"`
 	SessionMaxAge   time.Duration `env:"OC_AUTH_SESSION_MAX_AGE" default:"2160h" help:"a session ends this long after its sign-in, however often it is refreshed"`
+	SessionTTL      time.Duration `env:"OC_AUTH_SESSION_TTL" default:"12h" help:"how long a browser's sign-in is reused without the password (single sign-on), counted from the sign-in"`
 	KeyRetention    time.Duration `env:"OC_AUTH_KEY_RETENTION" default:"24h" help:"how long a rotated-out signing key stays published"`
 	Infra           platform.Infra
 }
@@ -49,6 +50,7 @@ func run(ctx context.Context, getenv config.Getenv) error {
 				AccessTTL:       cfg.AccessTTL,
 				RefreshTTL:      cfg.RefreshTTL,
 				SessionMaxAge:   cfg.SessionMaxAge,
+				SessionTTL:      cfg.SessionTTL,
 				KeyRetention:    cfg.KeyRetention,
 			}, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS})
 		})

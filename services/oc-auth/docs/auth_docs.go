@@ -982,7 +982,7 @@ const docTemplateauth = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Revokes its refresh tokens. With If-Match, only if still at that version. The last enabled administrator cannot be deleted.",
+                "description": "Ends its sign-in sessions and revokes its refresh tokens. With If-Match, only if still at that version. The last enabled administrator cannot be deleted.",
                 "tags": [
                     "users"
                 ],
@@ -1038,7 +1038,7 @@ const docTemplateauth = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Changes the fields present in the body. The version read (If-Match header or version field) is required: a stale one answers 409. Disabling a user revokes its refresh tokens. The last enabled administrator cannot be disabled or removed from the admin group.",
+                "description": "Changes the fields present in the body. The version read (If-Match header or version field) is required: a stale one answers 409. Disabling a user ends its sign-in sessions and revokes its refresh tokens. The last enabled administrator cannot be disabled or removed from the admin group.",
                 "consumes": [
                     "application/json"
                 ],
@@ -1126,7 +1126,7 @@ const docTemplateauth = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "At least 12 characters. Revokes the user's refresh tokens.",
+                "description": "At least 12 characters. Ends the user's sign-in sessions and revokes its refresh tokens.",
                 "consumes": [
                     "application/json"
                 ],
@@ -1227,7 +1227,7 @@ const docTemplateauth = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Needs the current password. Every refresh token of the user is revoked: other devices must sign in again.",
+                "description": "Needs the current password. Every sign-in session and refresh token of the user is revoked: every browser and device must sign in again.",
                 "consumes": [
                     "application/json"
                 ],

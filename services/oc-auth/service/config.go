@@ -29,12 +29,18 @@ type Config struct {
 	// SessionMaxAge ends a session (its refresh tokens) this long after the
 	// sign-in, however often it is refreshed; default 2160h (90 days).
 	SessionMaxAge time.Duration
+	// SessionTTL is how long a browser's sign-in is reused without asking
+	// for the password (single sign-on), counted from the password sign-in:
+	// reuse does not extend it; default 12h.
+	SessionTTL time.Duration
 	// KeyRetention is how long a rotated-out signing key stays in the JWKS;
 	// default 24h, at least AccessTTL.
 	KeyRetention time.Duration
-	// PruneInterval is how often expired requests, tokens and keys are
-	// deleted; default 10m.
+	// PruneInterval is how often expired requests, sessions, tokens and
+	// keys are deleted; default 10m.
 	PruneInterval time.Duration
+
+	now func() time.Time // the clock of sessions, requests and tokens; tests set it
 }
 
 func (c Config) withDefaults() Config {
@@ -49,6 +55,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SessionMaxAge == 0 {
 		c.SessionMaxAge = 90 * 24 * time.Hour
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = 12 * time.Hour
 	}
 	if c.KeyRetention == 0 {
 		c.KeyRetention = 24 * time.Hour
@@ -87,7 +96,7 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		d    time.Duration
-	}{{"access TTL", c.AccessTTL}, {"refresh TTL", c.RefreshTTL}, {"session max age", c.SessionMaxAge}, {"key retention", c.KeyRetention}, {"prune interval", c.PruneInterval}} {
+	}{{"access TTL", c.AccessTTL}, {"refresh TTL", c.RefreshTTL}, {"session max age", c.SessionMaxAge}, {"session TTL", c.SessionTTL}, {"key retention", c.KeyRetention}, {"prune interval", c.PruneInterval}} {
 		if d.d < 0 {
 			errs = append(errs, fmt.Errorf("%s %s: must be positive", d.name, d.d))
 		}

@@ -276,7 +276,13 @@ func (b *browser) authorizeURL(scope string, extra url.Values) string {
 // request id.
 func (b *browser) authorize(scope string) string {
 	b.e.t.Helper()
-	resp, err := b.hc.Get(b.authorizeURL(scope, nil))
+	return b.authorizeForm(scope, nil)
+}
+
+// authorizeForm is authorize with extra parameters.
+func (b *browser) authorizeForm(scope string, extra url.Values) string {
+	b.e.t.Helper()
+	resp, err := b.hc.Get(b.authorizeURL(scope, extra))
 	if err != nil {
 		b.e.t.Fatal(err)
 	}
@@ -328,6 +334,12 @@ func (b *browser) login(username, password, scope string) tokens {
 	if code == "" {
 		b.e.t.Fatalf("no code in %s", loc)
 	}
+	return b.exchange(code)
+}
+
+// exchange trades a code for tokens.
+func (b *browser) exchange(code string) tokens {
+	b.e.t.Helper()
 	var tok tokens
 	r := b.e.postForm("/oauth/token", url.Values{
 		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {b.redirect},
@@ -337,6 +349,46 @@ func (b *browser) login(username, password, scope string) tokens {
 		b.e.t.Fatalf("code exchange: %d %s %s", r.StatusCode, tok.Error, tok.Description)
 	}
 	return tok
+}
+
+// callback opens the authorization endpoint expecting no login form (the
+// sign-in session answers, or prompt=none fails) and returns the query the
+// front-end's callback receives: a code or an error, and the state.
+func (b *browser) callback(scope string, extra url.Values) url.Values {
+	b.e.t.Helper()
+	resp, err := b.hc.Get(b.authorizeURL(scope, extra))
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || err != nil || !strings.HasPrefix(loc.String(), b.redirect) {
+		b.e.t.Fatalf("authorize without the form: %d at %s: %s", resp.StatusCode, resp.Request.URL, page)
+	}
+	if got := loc.Query().Get("state"); got != b.state {
+		b.e.t.Fatalf("state %q, want %q (redirect %s)", got, b.state, loc)
+	}
+	return loc.Query()
+}
+
+// sessionCookie is the value of the browser's oc_session cookie, "" if it
+// has none.
+func (b *browser) sessionCookie() string {
+	u, _ := url.Parse(b.e.issuer + "/login")
+	for _, c := range b.hc.Jar.Cookies(u) {
+		if c.Name == "oc_session" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// setSessionCookie puts value in the browser's oc_session cookie, as a
+// browser that kept an old cookie or an attacker would.
+func (b *browser) setSessionCookie(value string) {
+	u, _ := url.Parse(b.e.issuer + "/")
+	b.hc.Jar.SetCookies(u, []*http.Cookie{{Name: "oc_session", Value: value, Path: "/auth"}})
 }
 
 // adminToken signs the admin in and returns an access token.
@@ -353,6 +405,24 @@ func jwtHeader(t testing.TB, raw string) map[string]any {
 		t.Fatalf("not a JWT: %q", raw)
 	}
 	b, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// jwtClaims returns the decoded payload of a compact JWT, unverified.
+func jwtClaims(t testing.TB, raw string) map[string]any {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", raw)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
 		t.Fatal(err)
 	}

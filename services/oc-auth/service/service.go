@@ -100,7 +100,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	st, err := oidcstorage.New(ctx, oidcstorage.Options{
 		Issuer: cfg.Issuer, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, SessionMaxAge: cfg.SessionMaxAge,
-		AuthRequestTTL: 15 * time.Minute, CodeTTL: 5 * time.Minute,
+		AuthRequestTTL: 15 * time.Minute, CodeTTL: 5 * time.Minute, SessionTTL: cfg.SessionTTL, Now: cfg.now,
 	}, deps.Store, um, cm, km, log)
 	if err != nil {
 		return nil, err
@@ -118,14 +118,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		Name: Name, Prefix: Prefix, Logger: base, Metrics: deps.Metrics, Checks: checks, SwaggerInstance: Name,
 	})
 
-	oidcHandler := gin.WrapH(http.StripPrefix(Prefix, provider))
-	for _, p := range oidcPaths {
-		engine.Any(Prefix+p, oidcHandler)
-	}
-
 	lh := login.New(login.Handler{
-		Issuer: cfg.Issuer, Path: cfg.Issuer + "/login", Requests: st, Users: um, Provider: provider,
-		Log: log, Count: loginCounter(deps.Metrics),
+		Issuer: cfg.Issuer, Path: cfg.Issuer + "/login", Requests: st, Sessions: st, Users: um, Provider: provider,
+		Log: log, Count: loginCounter(deps.Metrics), Now: cfg.now,
 		Names: func(ctx context.Context, id string) string {
 			if c, err := cm.Get(ctx, id); err == nil && c.Name != "" {
 				return c.Name
@@ -133,6 +128,14 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 			return id
 		},
 	})
+	oidcHandler := http.StripPrefix(Prefix, provider)
+	for _, p := range oidcPaths {
+		h := oidcHandler
+		if p == "/end_session" {
+			h = lh.EndSession(h)
+		}
+		engine.Any(Prefix+p, gin.WrapH(h))
+	}
 	engine.GET(Prefix+"/login", gin.WrapF(lh.Show))
 	engine.POST(Prefix+"/login", gin.WrapF(lh.Submit))
 	engine.GET(Prefix+"/logged-out", gin.WrapF(lh.LoggedOut))
@@ -242,8 +245,8 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // Issuer is the iss of the tokens this service issues.
 func (s *Service) Issuer() string { return s.cfg.Issuer }
 
-// Run prunes expired authorization requests, refresh tokens and retired
-// keys until ctx is done.
+// Run prunes expired authorization requests, sign-in sessions, refresh
+// tokens and retired keys until ctx is done.
 func (s *Service) Run(ctx context.Context) error {
 	return server.Every(ctx, s.cfg.PruneInterval, s.prune)
 }

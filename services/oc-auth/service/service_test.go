@@ -639,6 +639,7 @@ func TestConfigValidation(t *testing.T) {
 		"bad redirect":         {Issuer: "http://x/auth", WebRedirectURIs: []string{"/callback"}},
 		"retention under ttl":  {Issuer: "http://x/auth", AccessTTL: time.Hour, KeyRetention: time.Minute},
 		"negative refresh ttl": {Issuer: "http://x/auth", RefreshTTL: -time.Hour},
+		"negative session ttl": {Issuer: "http://x/auth", SessionTTL: -time.Hour},
 	} {
 		if _, err := service.New(context.Background(), c, service.Deps{Store: backends[0].open(t)}); err == nil {
 			t.Errorf("%s: accepted", name)

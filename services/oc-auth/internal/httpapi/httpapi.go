@@ -29,7 +29,7 @@ import (
 	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
 )
 
-// Sessions revokes refresh tokens.
+// Sessions ends sign-in sessions and revokes refresh tokens.
 type Sessions interface {
 	RevokeUser(ctx context.Context, userID string) error
 	RevokeClient(ctx context.Context, clientID string) error

@@ -46,7 +46,7 @@ func (a *API) me(c *gin.Context) {
 // changePassword godoc
 //
 //	@Summary	Change the caller's own password
-//	@Description	Needs the current password. Every refresh token of the user is revoked: other devices must sign in again.
+//	@Description	Needs the current password. Every sign-in session and refresh token of the user is revoked: every browser and device must sign in again.
 //	@Tags		me
 //	@Accept		json
 //	@Security	BearerAuth

@@ -132,7 +132,7 @@ func (a *API) getUser(c *gin.Context) {
 // updateUser godoc
 //
 //	@Summary	Change a user
-//	@Description	Changes the fields present in the body. The version read (If-Match header or version field) is required: a stale one answers 409. Disabling a user revokes its refresh tokens. The last enabled administrator cannot be disabled or removed from the admin group.
+//	@Description	Changes the fields present in the body. The version read (If-Match header or version field) is required: a stale one answers 409. Disabling a user ends its sign-in sessions and revokes its refresh tokens. The last enabled administrator cannot be disabled or removed from the admin group.
 //	@Tags		users
 //	@Accept		json
 //	@Produce	json
@@ -185,7 +185,7 @@ func (a *API) updateUser(c *gin.Context) {
 // deleteUser godoc
 //
 //	@Summary	Delete a user
-//	@Description	Revokes its refresh tokens. With If-Match, only if still at that version. The last enabled administrator cannot be deleted.
+//	@Description	Ends its sign-in sessions and revokes its refresh tokens. With If-Match, only if still at that version. The last enabled administrator cannot be deleted.
 //	@Tags		users
 //	@Security	BearerAuth
 //	@Param		id			path	string	true	"user id"
@@ -224,7 +224,7 @@ func (a *API) deleteUser(c *gin.Context) {
 // setPassword godoc
 //
 //	@Summary	Set a user's password
-//	@Description	At least 12 characters. Revokes the user's refresh tokens.
+//	@Description	At least 12 characters. Ends the user's sign-in sessions and revokes its refresh tokens.
 //	@Tags		users
 //	@Accept		json
 //	@Produce	json

@@ -5,6 +5,10 @@
 // issues the code. The form is bound to the request id (an unguessable
 // UUID, valid for minutes and only once), which is what keeps a
 // cross-site form from completing someone else's login.
+//
+// A password sign-in also starts a sign-in session, held by the browser in
+// a cookie: while it lasts, later requests are completed without the form
+// (single sign-on), unless the client asks for a fresh sign-in.
 package login
 
 import (
@@ -27,11 +31,22 @@ import (
 	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
 )
 
+// SessionCookie names the cookie holding the browser's sign-in session.
+const SessionCookie = "oc_session"
+
 // Requests is what the page needs of the authorization requests.
 type Requests interface {
 	AuthRequest(ctx context.Context, id string) (*oidcstorage.AuthRequest, error)
-	CompleteLogin(ctx context.Context, id, userID string) error
+	CompleteLogin(ctx context.Context, id string, s oidcstorage.Session) error
 	DeleteAuthRequest(ctx context.Context, id string) error
+}
+
+// Sessions is what the page needs of the sign-in sessions; the token is the
+// cookie's value.
+type Sessions interface {
+	CreateSession(ctx context.Context, userID string, amr []string) (string, oidcstorage.Session, error)
+	Session(ctx context.Context, token string) (oidcstorage.Session, error)
+	EndSession(ctx context.Context, token string) error
 }
 
 // Authenticator checks passwords.
@@ -50,14 +65,18 @@ type Handler struct {
 	Issuer   string // e.g. http://localhost:8000/auth
 	Path     string // where the form posts: the issuer followed by /login
 	Requests Requests
+	Sessions Sessions
 	Users    Authenticator
 	Names    ClientNames
 	// Provider answers the client with an error redirect (cancel, prompt=none).
 	Provider op.Authorizer
 	Log      *slog.Logger
 	Count    Outcome
+	Now      func() time.Time // nil: the system clock
 
-	limit *limiter
+	limit      *limiter
+	cookiePath string
+	secure     bool
 }
 
 // New returns the handler; at most 10 failed attempts per user name and
@@ -66,6 +85,18 @@ func New(h Handler) *Handler {
 	h.limit = newLimiter(10, 15*time.Minute)
 	if h.Count == nil {
 		h.Count = func(string) {}
+	}
+	if h.Now == nil {
+		h.Now = time.Now
+	}
+	// The cookie goes to the provider's endpoints only, over TLS when the
+	// issuer has it.
+	h.cookiePath = "/"
+	if u, err := url.Parse(h.Issuer); err == nil {
+		if u.Path != "" {
+			h.cookiePath = u.Path
+		}
+		h.secure = u.Scheme == "https"
 	}
 	return &h
 }
@@ -83,8 +114,17 @@ func (h *Handler) Show(w http.ResponseWriter, r *http.Request) {
 		h.toCallback(w, r, id)
 		return
 	}
+	if s, ok := h.session(w, r); ok && ar.AcceptsSession(s, h.Now()) {
+		if err := h.Requests.CompleteLogin(r.Context(), id, s); err != nil {
+			h.expired(w, r, err)
+			return
+		}
+		h.Count("session")
+		h.Log.InfoContext(r.Context(), "user signed in with its sign-in session", "user_id", s.UserID, "client_id", ar.GetClientID())
+		h.toCallback(w, r, id)
+		return
+	}
 	if ar.PromptNone() {
-		// There is no sign-in session to reuse: every login asks for the password.
 		_ = h.Requests.DeleteAuthRequest(r.Context(), id)
 		op.AuthRequestError(w, r, ar, oidc.ErrLoginRequired().WithDescription("the user must sign in"), h.Provider)
 		return
@@ -139,13 +179,82 @@ func (h *Handler) Submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.limit.reset(key)
-	if err := h.Requests.CompleteLogin(r.Context(), id, u.ID); err != nil {
+	// A new sign-in replaces the browser's session, whoever it was for.
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		if err := h.Sessions.EndSession(r.Context(), c.Value); err != nil {
+			h.Log.WarnContext(r.Context(), "end the replaced sign-in session", "err", err)
+		}
+	}
+	token, s, err := h.Sessions.CreateSession(r.Context(), u.ID, []string{"pwd"})
+	if err != nil {
+		h.Log.ErrorContext(r.Context(), "start a sign-in session", "err", err)
+		h.render(w, http.StatusInternalServerError, h.form(r.Context(), ar, username, "Something went wrong on our side; try again."))
+		return
+	}
+	h.setCookie(w, token, s.ExpiresAt)
+	if err := h.Requests.CompleteLogin(r.Context(), id, s); err != nil {
 		h.expired(w, r, err)
 		return
 	}
 	h.Count("succeeded")
 	h.Log.InfoContext(r.Context(), "user signed in", "user_id", u.ID, "client_id", ar.GetClientID())
 	h.toCallback(w, r, id)
+}
+
+// EndSession wraps the provider's end_session endpoint: the browser's
+// sign-in session ends and its cookie is cleared, then the provider revokes
+// the tokens the request names and redirects. The session ends even when
+// the provider then refuses the request: the user asked to sign out.
+func (h *Handler) EndSession(provider http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := r.Cookie(SessionCookie); err == nil {
+			if err := h.Sessions.EndSession(r.Context(), c.Value); err != nil {
+				h.Log.ErrorContext(r.Context(), "end sign-in session", "err", err)
+				h.render(w, http.StatusInternalServerError, pageData{Title: "Sign out", Error: "Something went wrong on our side; try again."})
+				return
+			}
+			h.clearCookie(w)
+		}
+		provider.ServeHTTP(w, r)
+	})
+}
+
+// session returns the browser's live sign-in session. A cookie naming no
+// live session is cleared; a failure to read the store falls back to the
+// form.
+func (h *Handler) session(w http.ResponseWriter, r *http.Request) (oidcstorage.Session, bool) {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil {
+		return oidcstorage.Session{}, false
+	}
+	s, err := h.Sessions.Session(r.Context(), c.Value)
+	switch {
+	case errors.Is(err, oidcstorage.ErrSessionNotFound):
+		h.clearCookie(w)
+		return oidcstorage.Session{}, false
+	case err != nil:
+		h.Log.ErrorContext(r.Context(), "load sign-in session", "err", err)
+		return oidcstorage.Session{}, false
+	}
+	return s, true
+}
+
+// setCookie hands the browser its session. SameSite=Lax, not Strict: the
+// authorization request is a navigation from the client's site, and must
+// carry the cookie for the session to be reused.
+func (h *Handler) setCookie(w http.ResponseWriter, token string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: token, Path: h.cookiePath,
+		MaxAge:   max(1, int(math.Ceil(expires.Sub(h.Now()).Seconds()))),
+		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (h *Handler) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Path: h.cookiePath, MaxAge: -1,
+		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode,
+	})
 }
 
 // LoggedOut is where end_session lands when the client named no

@@ -45,6 +45,7 @@ type authRequestDoc struct {
 	Prompt              []string   `json:"prompt,omitempty"`
 	MaxAge              *uint      `json:"max_age,omitempty"`
 	LoginHint           string     `json:"login_hint,omitempty"`
+	HintUserID          string     `json:"hint_user_id,omitempty"` // subject of the id_token_hint
 	CodeChallenge       string     `json:"code_challenge,omitempty"`
 	CodeChallengeMethod string     `json:"code_challenge_method,omitempty"`
 	Done                bool       `json:"done"`
@@ -91,6 +92,22 @@ func (a *AuthRequest) PromptNone() bool {
 	return false
 }
 
+// AcceptsSession reports whether the sign-in session may complete the
+// request without asking for the password: the client asked for no fresh
+// sign-in (prompt=login, prompt=select_account, or a max_age the session is
+// older than), and the id_token_hint, if any, names the session's user.
+func (a *AuthRequest) AcceptsSession(s Session, now time.Time) bool {
+	for _, p := range a.d.Prompt {
+		if p == oidc.PromptLogin || p == oidc.PromptSelectAccount {
+			return false
+		}
+	}
+	if a.d.MaxAge != nil && now.Sub(s.AuthTime) > time.Duration(*a.d.MaxAge)*time.Second {
+		return false
+	}
+	return a.d.HintUserID == "" || a.d.HintUserID == s.UserID
+}
+
 func (a *AuthRequest) GetAuthTime() time.Time {
 	if a.d.AuthTime == nil {
 		return time.Time{}
@@ -111,8 +128,9 @@ func (a *AuthRequest) LogValue() slog.Value {
 }
 
 // CreateAuthRequest implements op.Storage. Public clients must use PKCE
-// with S256; the plain method is refused for everyone.
-func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+// with S256; the plain method is refused for everyone. hintUserID is the
+// subject of a valid id_token_hint.
+func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintUserID string) (op.AuthRequest, error) {
 	c, err := s.clients.Get(ctx, req.ClientID)
 	if err != nil {
 		return nil, oidc.ErrInvalidClient().WithParent(err)
@@ -130,7 +148,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	d := authRequestDoc{
 		ID: uuid.NewString(), ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scopes: req.Scopes,
 		ResponseType: string(req.ResponseType), ResponseMode: string(req.ResponseMode), State: req.State,
-		Nonce: req.Nonce, Prompt: req.Prompt, MaxAge: req.MaxAge, LoginHint: req.LoginHint,
+		Nonce: req.Nonce, Prompt: req.Prompt, MaxAge: req.MaxAge, LoginHint: req.LoginHint, HintUserID: hintUserID,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod),
 		CreatedAt: now, ExpiresAt: now.Add(s.opts.AuthRequestTTL),
 	}
@@ -165,12 +183,12 @@ func (s *Storage) AuthRequest(ctx context.Context, id string) (*AuthRequest, err
 	return &AuthRequest{d}, nil
 }
 
-// CompleteLogin marks request id as authenticated by user userID. It
-// succeeds once: a second login on the same request is refused.
-func (s *Storage) CompleteLogin(ctx context.Context, id, userID string) error {
-	now := s.now()
-	_, err := s.authReqs.UpdateIf(ctx, id, store.And(store.Eq("done", false), store.Gt("expires_at", now)),
-		map[string]any{"done": true, "user_id": userID, "auth_time": now, "amr": []string{"pwd"}})
+// CompleteLogin marks request id as authenticated by the sign-in session's
+// user, at the session's sign-in time and by its methods. It succeeds once:
+// a second login on the same request is refused.
+func (s *Storage) CompleteLogin(ctx context.Context, id string, sess Session) error {
+	_, err := s.authReqs.UpdateIf(ctx, id, store.And(store.Eq("done", false), store.Gt("expires_at", s.now())),
+		map[string]any{"done": true, "user_id": sess.UserID, "auth_time": sess.AuthTime, "amr": sess.AMR})
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConditionFailed) {
 		return ErrAuthRequestNotFound
 	}

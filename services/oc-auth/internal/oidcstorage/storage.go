@@ -1,7 +1,8 @@
 // Package oidcstorage is the op.Storage of zitadel's OpenID Provider on the
 // OpenCloud store: clients and users come from their managers, signing keys
-// from the key manager, and authorization requests and refresh tokens are
-// documents of their own, so that a restart keeps every session.
+// from the key manager, and authorization requests, refresh tokens and the
+// browsers' sign-in sessions are documents of their own, so that a restart
+// keeps every session.
 package oidcstorage
 
 import (
@@ -34,6 +35,11 @@ type Options struct {
 	AuthRequestTTL time.Duration
 	// CodeTTL bounds the time between the login and the code exchange.
 	CodeTTL time.Duration
+	// SessionTTL is how long a browser's sign-in is reused (single
+	// sign-on), counted from the sign-in.
+	SessionTTL time.Duration
+	// Now is the clock (UTC); nil: the system clock.
+	Now func() time.Time
 }
 
 // Storage implements op.Storage and op.ClientCredentialsStorage.
@@ -45,6 +51,7 @@ type Storage struct {
 	keys     *keys.Manager
 	authReqs store.Collection
 	refresh  store.Collection
+	sessions store.Collection
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -56,7 +63,8 @@ var (
 	_ op.CanGetPrivateClaimsFromRequest = (*Storage)(nil)
 )
 
-// New opens the collections of authorization requests and refresh tokens.
+// New opens the collections of authorization requests, refresh tokens and
+// sign-in sessions.
 func New(ctx context.Context, opts Options, st store.Store, u *users.Manager, c *clients.Manager, k *keys.Manager, log *slog.Logger) (*Storage, error) {
 	ar, err := st.Collection(ctx, authRequestSpec)
 	if err != nil {
@@ -66,8 +74,16 @@ func New(ctx context.Context, opts Options, st store.Store, u *users.Manager, c 
 	if err != nil {
 		return nil, fmt.Errorf("oidcstorage: open %s: %w", refreshSpec.Name, err)
 	}
-	return &Storage{opts: opts, st: st, users: u, clients: c, keys: k, authReqs: ar, refresh: rt, log: log,
-		now: func() time.Time { return time.Now().UTC() }}, nil
+	ss, err := st.Collection(ctx, sessionSpec)
+	if err != nil {
+		return nil, fmt.Errorf("oidcstorage: open %s: %w", sessionSpec.Name, err)
+	}
+	now := opts.Now
+	if now == nil {
+		now = func() time.Time { return time.Now().UTC() }
+	}
+	return &Storage{opts: opts, st: st, users: u, clients: c, keys: k, authReqs: ar, refresh: rt, sessions: ss,
+		log: log, now: now}, nil
 }
 
 // Health implements op.Storage.

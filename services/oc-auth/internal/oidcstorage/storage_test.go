@@ -13,6 +13,7 @@ import (
 	"github.com/opencloud/opencloud/libs/testenv"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/clients"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/keys"
+	"github.com/opencloud/opencloud/services/oc-auth/internal/password"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
 )
 
@@ -43,7 +44,7 @@ func newStorage(t *testing.T, st store.Store) (*Storage, users.User) {
 		t.Fatal(err)
 	}
 	s, err := New(ctx, Options{Issuer: "http://x/auth", AccessTTL: time.Minute, RefreshTTL: time.Hour,
-		AuthRequestTTL: 10 * time.Minute, CodeTTL: time.Minute}, st, um, cm, km, slog.New(slog.DiscardHandler))
+		AuthRequestTTL: 10 * time.Minute, CodeTTL: time.Minute, SessionTTL: time.Hour}, st, um, cm, km, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,10 +67,11 @@ func TestExpiryAndPrune(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.CompleteLogin(ctx, ar.GetID(), u.ID); err != nil {
+			sess := Session{UserID: u.ID, AuthTime: clock, AMR: []string{"pwd"}}
+			if err := s.CompleteLogin(ctx, ar.GetID(), sess); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.CompleteLogin(ctx, ar.GetID(), u.ID); !errors.Is(err, ErrAuthRequestNotFound) {
+			if err := s.CompleteLogin(ctx, ar.GetID(), sess); !errors.Is(err, ErrAuthRequestNotFound) {
 				t.Errorf("second login on one request: %v", err)
 			}
 			if err := s.SaveAuthCode(ctx, ar.GetID(), "code-1"); err != nil {
@@ -101,6 +103,81 @@ func TestExpiryAndPrune(t *testing.T) {
 			n, err := s.Prune(ctx)
 			if err != nil || n != 2 {
 				t.Errorf("pruned %d, %v; want 2", n, err)
+			}
+		})
+	}
+}
+
+// A sign-in session is found by its cookie value until it expires, its user
+// is disabled or it is ended; Prune deletes it once expired. On both backends.
+func TestSessions(t *testing.T) {
+	for name, open := range backends {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s, u := newStorage(t, open(t))
+			clock := time.Now().UTC()
+			s.now = func() time.Time { return clock }
+
+			token, created, err := s.CreateSession(ctx, u.ID, []string{"pwd"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !created.ExpiresAt.Equal(clock.Add(time.Hour)) || !created.AuthTime.Equal(clock) {
+				t.Errorf("created %+v", created)
+			}
+			got, err := s.Session(ctx, token)
+			if err != nil || got.UserID != u.ID || !got.AuthTime.Equal(clock) || len(got.AMR) != 1 {
+				t.Fatalf("session %+v, %v", got, err)
+			}
+			for _, bad := range []string{"", "forged", password.Digest(token)} {
+				if _, err := s.Session(ctx, bad); !errors.Is(err, ErrSessionNotFound) {
+					t.Errorf("session %q: %v", bad, err)
+				}
+			}
+
+			// Reuse does not extend it: the expiry is absolute.
+			clock = clock.Add(59 * time.Minute)
+			if _, err := s.Session(ctx, token); err != nil {
+				t.Fatal(err)
+			}
+			clock = clock.Add(time.Minute)
+			if _, err := s.Session(ctx, token); !errors.Is(err, ErrSessionNotFound) {
+				t.Errorf("expired session: %v", err)
+			}
+			ended, _, err := s.CreateSession(ctx, u.ID, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.EndSession(ctx, ended); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Session(ctx, ended); !errors.Is(err, ErrSessionNotFound) {
+				t.Errorf("ended session: %v", err)
+			}
+			if err := s.EndSession(ctx, ended); err != nil {
+				t.Errorf("ending an unknown session: %v", err)
+			}
+			live, _, err := s.CreateSession(ctx, u.ID, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clock = clock.Add(time.Second)
+			if n, err := s.Prune(ctx); err != nil || n != 1 {
+				t.Errorf("pruned %d, %v; want the expired session", n, err)
+			}
+
+			// A disabled user's session is not found, even before RevokeUser.
+			if _, err := s.users.Update(ctx, u.ID, u.Version, users.Update{Username: u.Username, Disabled: true}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Session(ctx, live); !errors.Is(err, ErrSessionNotFound) {
+				t.Errorf("session of a disabled user: %v", err)
+			}
+			if err := s.RevokeUser(ctx, u.ID); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := s.sessions.Count(ctx, nil); err != nil || n != 0 {
+				t.Errorf("%d sessions left after RevokeUser, %v", n, err)
 			}
 		})
 	}

@@ -269,9 +269,13 @@ func (s *Storage) TerminateSession(ctx context.Context, userID, clientID string)
 	return err
 }
 
-// RevokeUser revokes every refresh token of a user (disabled, deleted, or
-// whose password changed).
+// RevokeUser ends every sign-in session and revokes every refresh token of
+// a user (disabled, deleted, or whose password changed). Sessions go first:
+// a browser must not sign in again silently while its tokens are revoked.
 func (s *Storage) RevokeUser(ctx context.Context, userID string) error {
+	if _, err := s.deleteAll(ctx, s.sessions, store.Eq("user_id", userID)); err != nil {
+		return err
+	}
 	_, err := s.deleteAll(ctx, s.refresh, store.Eq("user_id", userID))
 	return err
 }
@@ -282,11 +286,17 @@ func (s *Storage) RevokeClient(ctx context.Context, clientID string) error {
 	return err
 }
 
-// Prune deletes expired authorization requests and refresh tokens, and the
-// used markers of families that have ended (expired or revoked).
+// Prune deletes expired authorization requests, sign-in sessions and
+// refresh tokens, and the used markers of families that have ended (expired
+// or revoked).
 func (s *Storage) Prune(ctx context.Context) (int, error) {
 	now := s.now()
 	a, err := s.deleteAll(ctx, s.authReqs, store.Lt("expires_at", now))
+	if err != nil {
+		return a, err
+	}
+	se, err := s.deleteAll(ctx, s.sessions, store.Lt("expires_at", now))
+	a += se
 	if err != nil {
 		return a, err
 	}

@@ -29,7 +29,7 @@ func login(t *testing.T, s *Storage, u users.User) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CompleteLogin(ctx, ar.GetID(), u.ID); err != nil {
+	if err := s.CompleteLogin(ctx, ar.GetID(), Session{UserID: u.ID, AuthTime: s.now(), AMR: []string{"pwd"}}); err != nil {
 		t.Fatal(err)
 	}
 	done, err := s.AuthRequest(ctx, ar.GetID())
