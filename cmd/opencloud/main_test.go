@@ -14,6 +14,7 @@ import (
 	"github.com/opencloud/opencloud/libs/apiclient"
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/resource"
+	"github.com/opencloud/opencloud/libs/testenv"
 	authclient "github.com/opencloud/opencloud/services/oc-auth/client"
 	catalogclient "github.com/opencloud/opencloud/services/oc-catalog/client"
 )
@@ -24,25 +25,8 @@ const adminPassword = "e2e-admin-password"
 type peer struct {
 	base   string // http://127.0.0.1:port, what the test dials
 	issuer string // http://localhost:port/auth
-	out    *lockedBuffer
+	out    *testenv.Buffer
 	stop   func()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func startPeer(t testing.TB, dataDir, addr string) *peer {
@@ -53,7 +37,7 @@ func startPeer(t testing.TB, dataDir, addr string) *peer {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	out := &lockedBuffer{}
+	out := &testenv.Buffer{}
 	go func() { done <- run(ctx, func(k string) string { return env[k] }, out, func(u string) { ready <- u }) }()
 	var base string
 	select {

@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -51,32 +50,14 @@ type env struct {
 	store   store.Store
 	nc      *nats.Conn
 	cfg     service.Config
-	logs    *syncBuffer
+	logs    *testenv.Buffer
 	handler atomic.Pointer[http.Handler]
 	cancel  context.CancelFunc
 }
 
-// syncBuffer collects the service's JSON logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newEnv(t testing.TB, st store.Store, cfg service.Config) *env {
 	t.Helper()
-	e := &env{t: t, store: st, cfg: cfg, logs: &syncBuffer{}}
+	e := &env{t: t, store: st, cfg: cfg, logs: &testenv.Buffer{}}
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*e.handler.Load()).ServeHTTP(w, r)
 	}))

@@ -1,7 +1,6 @@
 package oidcstorage
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/opencloud/opencloud/libs/store"
+	"github.com/opencloud/opencloud/libs/testenv"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/clients"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/password"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
@@ -89,31 +89,13 @@ func count(t *testing.T, s *Storage) int64 {
 	return n
 }
 
-// syncBuffer lets concurrent requests log into one buffer.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // A rotated-out token presented again revokes its whole family, and only
 // its family, and says so in a warning that names no token.
 func TestRefreshReuseRevokesFamily(t *testing.T) {
 	for name, open := range backends {
 		t.Run(name, func(t *testing.T) {
 			s, u := newStorage(t, open(t))
-			var logs syncBuffer
+			var logs testenv.Buffer
 			s.log = slog.New(slog.NewTextHandler(&logs, nil))
 
 			a0 := login(t, s, u)
