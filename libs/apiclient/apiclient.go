@@ -129,3 +129,14 @@ func (c *Client) Ready(ctx context.Context, prefix string) error {
 	_, err := c.Do(ctx, Request{Method: http.MethodGet, Path: prefix + "/readyz"}, nil)
 	return err
 }
+
+// IfMatch is the header of a write conditioned on the version read (the
+// ETag every OpenCloud API serves); version 0 sends none. The map is the
+// caller's, to add more headers to.
+func IfMatch(version int64) map[string]string {
+	h := map[string]string{}
+	if version != 0 {
+		h["If-Match"] = fmt.Sprintf(`"%d"`, version)
+	}
+	return h
+}

@@ -86,13 +86,6 @@ func withQuery(path string, v url.Values) string {
 	return path + "?" + v.Encode()
 }
 
-func ifMatch(version int64) map[string]string {
-	if version == 0 {
-		return nil
-	}
-	return map[string]string{"If-Match": fmt.Sprintf(`"%d"`, version)}
-}
-
 // Me is the caller as oc-auth knows it.
 type Me = api.Me
 
@@ -163,14 +156,14 @@ func (c *Client) GetUser(ctx context.Context, id string) (User, error) {
 func (c *Client) UpdateUser(ctx context.Context, id string, version int64, ch UserChange) (User, error) {
 	var out User
 	_, err := c.api.Do(ctx, apiclient.Request{Method: http.MethodPatch, Path: prefix + "/admin/users/" + url.PathEscape(id),
-		Body: ch, Header: ifMatch(version)}, &out)
+		Body: ch, Header: apiclient.IfMatch(version)}, &out)
 	return out, err
 }
 
 // DeleteUser deletes a user (version 0: whatever its version).
 func (c *Client) DeleteUser(ctx context.Context, id string, version int64) error {
 	_, err := c.api.Do(ctx, apiclient.Request{Method: http.MethodDelete, Path: prefix + "/admin/users/" + url.PathEscape(id),
-		Header: ifMatch(version)}, nil)
+		Header: apiclient.IfMatch(version)}, nil)
 	return err
 }
 
@@ -211,14 +204,14 @@ func (c *Client) GetGroup(ctx context.Context, name string) (Group, error) {
 func (c *Client) UpdateGroup(ctx context.Context, name string, version int64, description string) (Group, error) {
 	var out Group
 	_, err := c.api.Do(ctx, apiclient.Request{Method: http.MethodPatch, Path: prefix + "/admin/groups/" + url.PathEscape(name),
-		Body: api.UpdateGroupRequest{Description: &description}, Header: ifMatch(version)}, &out)
+		Body: api.UpdateGroupRequest{Description: &description}, Header: apiclient.IfMatch(version)}, &out)
 	return out, err
 }
 
 // DeleteGroup deletes an empty group.
 func (c *Client) DeleteGroup(ctx context.Context, name string, version int64) error {
 	_, err := c.api.Do(ctx, apiclient.Request{Method: http.MethodDelete, Path: prefix + "/admin/groups/" + url.PathEscape(name),
-		Header: ifMatch(version)}, nil)
+		Header: apiclient.IfMatch(version)}, nil)
 	return err
 }
 
@@ -260,14 +253,14 @@ func (c *Client) GetClient(ctx context.Context, id string) (OAuthClient, error) 
 func (c *Client) UpdateClient(ctx context.Context, id string, version int64, ch OAuthClientChange) (OAuthClient, error) {
 	var out OAuthClient
 	_, err := c.api.Do(ctx, apiclient.Request{Method: http.MethodPatch, Path: prefix + "/admin/clients/" + url.PathEscape(id),
-		Body: ch, Header: ifMatch(version)}, &out)
+		Body: ch, Header: apiclient.IfMatch(version)}, &out)
 	return out, err
 }
 
 // DeleteClient deletes a client.
 func (c *Client) DeleteClient(ctx context.Context, id string, version int64) error {
 	_, err := c.api.Do(ctx, apiclient.Request{Method: http.MethodDelete, Path: prefix + "/admin/clients/" + url.PathEscape(id),
-		Header: ifMatch(version)}, nil)
+		Header: apiclient.IfMatch(version)}, nil)
 	return err
 }
 

@@ -5,7 +5,6 @@ package client
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -99,7 +98,7 @@ func (c *Client) List(ctx context.Context, o ListOptions) (resource.Page, error)
 func (c *Client) Update(ctx context.Context, id string, version int64, in resource.Input) (resource.Resource, error) {
 	var r resource.Resource
 	_, err := c.c.Do(ctx, apiclient.Request{Method: http.MethodPut, Path: path(id), Body: in,
-		Header: ifMatch(version)}, &r)
+		Header: apiclient.IfMatch(version)}, &r)
 	return r, err
 }
 
@@ -107,7 +106,7 @@ func (c *Client) Update(ctx context.Context, id string, version int64, in resour
 // object) to resource id; version 0 applies it to the current version.
 func (c *Client) Patch(ctx context.Context, id string, version int64, patch any) (resource.Resource, error) {
 	var r resource.Resource
-	h := ifMatch(version)
+	h := apiclient.IfMatch(version)
 	h["Content-Type"] = "application/merge-patch+json"
 	_, err := c.c.Do(ctx, apiclient.Request{Method: http.MethodPatch, Path: path(id), Body: patch, Header: h}, &r)
 	return r, err
@@ -115,16 +114,8 @@ func (c *Client) Patch(ctx context.Context, id string, version int64, patch any)
 
 // Delete deletes resource id; version 0 deletes whatever version is current.
 func (c *Client) Delete(ctx context.Context, id string, version int64) error {
-	_, err := c.c.Do(ctx, apiclient.Request{Method: http.MethodDelete, Path: path(id), Header: ifMatch(version)}, nil)
+	_, err := c.c.Do(ctx, apiclient.Request{Method: http.MethodDelete, Path: path(id), Header: apiclient.IfMatch(version)}, nil)
 	return err
 }
 
 func path(id string) string { return Prefix + "/resources/" + url.PathEscape(id) }
-
-func ifMatch(version int64) map[string]string {
-	h := map[string]string{}
-	if version != 0 {
-		h["If-Match"] = fmt.Sprintf("%q", strconv.FormatInt(version, 10))
-	}
-	return h
-}
