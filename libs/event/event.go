@@ -23,6 +23,18 @@ const (
 	GroupChanged  = "oc.auth.group.changed"
 	ClientChanged = "oc.auth.client.changed"
 
+	WorkspaceCreated = "oc.workspace.created"
+	WorkspaceUpdated = "oc.workspace.updated"
+	WorkspaceDeleted = "oc.workspace.deleted"
+	// AreaChanged carries every change of a collaborative area: the data is
+	// the workspace.Op, whose type says what changed.
+	AreaChanged = "oc.area.changed"
+
+	WorkflowCreated   = "oc.workflow.created"
+	WorkflowUpdated   = "oc.workflow.updated"
+	WorkflowDeleted   = "oc.workflow.deleted"
+	WorkflowPublished = "oc.workflow.published"
+
 	ExecutionState = "oc.execution.state"
 )
 

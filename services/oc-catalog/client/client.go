@@ -119,3 +119,13 @@ func (c *Client) Delete(ctx context.Context, id string, version int64) error {
 }
 
 func path(id string) string { return Prefix + "/resources/" + url.PathEscape(id) }
+
+// Lookup returns, in one call, the resources among ids (at most
+// resource.MaxLookup) that the caller may see, and the ids it may not or
+// that do not exist.
+func (c *Client) Lookup(ctx context.Context, ids []string) (resource.LookupResult, error) {
+	var r resource.LookupResult
+	_, err := c.c.Do(ctx, apiclient.Request{Method: http.MethodPost, Path: Prefix + "/resources/lookup",
+		Body: resource.Lookup{IDs: ids}}, &r)
+	return r, err
+}
