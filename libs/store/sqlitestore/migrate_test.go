@@ -137,3 +137,30 @@ func TestSpecChangesOnRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeclaringIDOnRestart declares the store's own "id" on a collection
+// created without it, as oc-catalog did to look resources up by id.
+func TestDeclaringIDOnRestart(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "store.db")
+	v1 := store.Spec{Name: "things", Fields: []store.Field{{Name: "name", Type: store.String}}}
+	if err := reopen(t, path, v1, func(c store.Collection) {
+		for _, id := range []string{"a", "b", "c"} {
+			if _, err := c.Insert(ctx, id, map[string]any{"name": id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v2 := store.Spec{Name: "things", Fields: []store.Field{{Name: "id", Type: store.String}, {Name: "name", Type: store.String}}}
+	for range 2 { // the second open finds the spec already applied
+		if err := reopen(t, path, v2, func(c store.Collection) {
+			if got := findIDs(t, c, store.Query{Filter: store.In("id", "c", "a", "zz")}); !slices.Equal(got, []string{"a", "c"}) {
+				t.Errorf("In(id): %v, want [a c]", got)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -208,6 +208,57 @@ const docTemplatecatalog = `{
                 }
             }
         },
+        "/resources/lookup": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Returns, in one call, the resources among the given ids that the caller may see (in the order asked), and the ids that are unknown or not visible (not told apart, as on GET). At most 1000 ids; repeated ids are answered once. Services resolving workspaces and workflow graphs use it instead of one GET per resource.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "resources"
+                ],
+                "summary": "Fetch many resources by id",
+                "parameters": [
+                    {
+                        "description": "The ids",
+                        "name": "lookup",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/resource.Lookup"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/resource.LookupResult"
+                        }
+                    },
+                    "400": {
+                        "description": "No ids, more than 1000, or a malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
         "/resources/{id}": {
             "get": {
                 "security": [
@@ -850,6 +901,37 @@ const docTemplatecatalog = `{
                 "KindCompute",
                 "KindWorkflow"
             ]
+        },
+        "resource.Lookup": {
+            "type": "object",
+            "required": [
+                "ids"
+            ],
+            "properties": {
+                "ids": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                }
+            }
+        },
+        "resource.LookupResult": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/resource.Resource"
+                    }
+                },
+                "missing": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                }
+            }
         },
         "resource.Page": {
             "type": "object",

@@ -64,7 +64,8 @@ type Query struct {
 	Tags       []string // every tag must be present
 	Owner      string
 	Visibility resource.Visibility
-	Text       string // every word must occur in the name, descriptions or tags
+	Text       string   // every word must occur in the name, descriptions or tags
+	IDs        []string // only these ids
 	Sort       []Sort
 	Limit      int
 	Offset     int
@@ -142,6 +143,48 @@ func (s *Service) List(ctx context.Context, p authn.Principal, q Query) ([]resou
 		return nil, 0, fmt.Errorf("list resources: %w", err)
 	}
 	return items, total, nil
+}
+
+// Lookup returns, in the order of ids, the resources among ids that p may
+// see, and the ids that are unknown or invisible to p (not told apart, as
+// on Get). Repeated ids are answered once.
+func (s *Service) Lookup(ctx context.Context, p authn.Principal, ids []string) (resource.LookupResult, error) {
+	res := resource.LookupResult{Items: []resource.Resource{}, Missing: []string{}}
+	var probs []FieldError
+	if len(ids) == 0 {
+		probs = append(probs, FieldError{Field: "ids", Problem: "give at least one resource id"})
+	}
+	if len(ids) > resource.MaxLookup {
+		probs = append(probs, FieldError{Field: "ids",
+			Problem: fmt.Sprintf("at most %d ids per lookup (got %d); split the list", resource.MaxLookup, len(ids))})
+	}
+	if len(probs) > 0 {
+		return res, &ValidationError{Problems: probs}
+	}
+	seen := make(map[string]bool, len(ids))
+	uniq := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	found, _, err := s.repo.Find(ctx, Query{Viewer: ViewerOf(p), IDs: uniq, Limit: len(uniq)})
+	if err != nil {
+		return res, fmt.Errorf("lookup resources: %w", err)
+	}
+	byID := make(map[string]resource.Resource, len(found))
+	for _, r := range found {
+		byID[r.ID] = r
+	}
+	for _, id := range uniq {
+		if r, ok := byID[id]; ok {
+			res.Items = append(res.Items, r)
+		} else {
+			res.Missing = append(res.Missing, id)
+		}
+	}
+	return res, nil
 }
 
 // Replace overwrites the writable fields of resource id with in. The version

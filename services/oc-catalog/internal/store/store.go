@@ -20,6 +20,7 @@ import (
 var Spec = ds.Spec{
 	Name: "catalog_resources",
 	Fields: []ds.Field{
+		{Name: "id", Type: ds.String},
 		{Name: "name", Type: ds.String},
 		{Name: "short_description", Type: ds.String},
 		{Name: "description", Type: ds.String},
@@ -149,6 +150,13 @@ func filter(q catalog.Query) ds.Filter {
 	}
 	if q.Visibility != "" {
 		all = append(all, ds.Eq("visibility", string(q.Visibility)))
+	}
+	if len(q.IDs) > 0 {
+		ids := make([]any, len(q.IDs))
+		for i, id := range q.IDs {
+			ids[i] = id
+		}
+		all = append(all, ds.In("id", ids...))
 	}
 	if strings.TrimSpace(q.Text) != "" {
 		all = append(all, ds.Text(q.Text))
