@@ -16,7 +16,9 @@ import (
 )
 
 type appConfig struct {
-	Infra platform.Infra
+	PeerID     string `env:"OC_PEER_ID" default:"local" help:"the id of this peer; a resource reference without a peer is this peer's"`
+	GatewayURL string `env:"OC_GATEWAY_URL" default:"http://localhost:8000" help:"where the other services (catalog, workflow) are reached"`
+	Infra      platform.Infra
 }
 
 func main() {
@@ -32,6 +34,7 @@ func run(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
 	return platform.Run(ctx, "workspace", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
-			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier})
+			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
+				PeerID: cfg.PeerID, GatewayURL: cfg.GatewayURL})
 		})
 }

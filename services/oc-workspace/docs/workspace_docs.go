@@ -14,9 +14,3222 @@ const docTemplateworkspace = `{
     },
     "host": "{{.Host}}",
     "basePath": "{{.BasePath}}",
-    "paths": {},
+    "paths": {
+        "/areas": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Lists the areas the caller is a member of (admins: all), a page at a time. Filters combine with AND. Unknown parameters are refused.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "areas"
+                ],
+                "summary": "List collaborative areas",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Only areas this subject is a member of; 'me' is the caller",
+                        "name": "member",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only areas sharing this workflow (of this peer)",
+                        "name": "workflow",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only areas sharing this workspace (of this peer)",
+                        "name": "workspace",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only areas sharing this resource, as peer/id",
+                        "name": "resource",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Words of the name",
+                        "name": "q",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "default": "name",
+                        "description": "Comma-separated keys among name, created_at, updated_at; '-' sorts descending",
+                        "name": "sort",
+                        "in": "query"
+                    },
+                    {
+                        "maximum": 200,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size, 1 to 200",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "minimum": 0,
+                        "type": "integer",
+                        "default": 0,
+                        "description": "Items to skip",
+                        "name": "offset",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.AreaPage"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Creates an area: a name (1 to 200 characters), a description, and optionally its first members (subjects), member peers and rules. The caller becomes its first admin member. Rules are validated: a known kind; \"jurisdictions\" needs jurisdictions (ISO 3166-1 alpha-2 codes or \"EU\"), \"compute_peers\" needs peers, and no other kind takes either. Rule ids are given by the server when empty and are unique within the book. The creation is the first entry of the area's history.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "areas"
+                ],
+                "summary": "Create a collaborative area",
+                "parameters": [
+                    {
+                        "description": "The area",
+                        "name": "area",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/workspace.AreaInput"
+                        }
+                    },
+                    {
+                        "type": "string",
+                        "description": "Any unique string (a UUID) that makes a retry safe",
+                        "name": "Idempotency-Key",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Area"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The version, quoted"
+                            },
+                            "Location": {
+                                "type": "string",
+                                "description": "The area's URL"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "details name each invalid field",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/areas/check": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "What oc-workflow asks before saving a workflow: for every area that shares the workflow (whether or not the caller is a member: they are editing it), would this usage break a rule? Writes nothing. Violations name the area and the rule.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "areas"
+                ],
+                "summary": "Check a workflow's usage against the areas holding it",
+                "parameters": [
+                    {
+                        "description": "The workflow and its usage",
+                        "name": "check",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/workspace.WorkflowCheck"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Report"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/areas/{id}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Returns the area to its members and to admins; others get 404.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "areas"
+                ],
+                "summary": "Get a collaborative area",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Area id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Area"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The version, quoted"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "put": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Changes the area's name and description (admin members and platform admins; other members 403). Members, peers and rules have their own routes and are refused here. The version is required, in If-Match or the body: without it 428, stale 409.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "areas"
+                ],
+                "summary": "Rename a collaborative area",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Area id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The ETag of the version being changed",
+                        "name": "If-Match",
+                        "in": "header"
+                    },
+                    {
+                        "description": "The new name and description",
+                        "name": "area",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/workspace.AreaInput"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Area"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "Conflict",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/apierror.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "error": {
+                                            "allOf": [
+                                                {
+                                                    "$ref": "#/definitions/apierror.Error"
+                                                },
+                                                {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "details": {
+                                                            "$ref": "#/definitions/httpapi.ConflictDetails"
+                                                        }
+                                                    }
+                                                }
+                                            ]
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                    "428": {
+                        "description": "Precondition Required",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Deletes the area (admin members and platform admins). What it shared is not deleted.",
+                "tags": [
+                    "areas"
+                ],
+                "summary": "Delete a collaborative area",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Area id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The ETag of the version being deleted",
+                        "name": "If-Match",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "Conflict",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/apierror.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "error": {
+                                            "allOf": [
+                                                {
+                                                    "$ref": "#/definitions/apierror.Error"
+                                                },
+                                                {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "details": {
+                                                            "$ref": "#/definitions/httpapi.ConflictDetails"
+                                                        }
+                                                    }
+                                                }
+                                            ]
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    }
+                }
+            }
+        },
+        "/areas/{id}/history": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Every change of the area — who, when, what — newest first, a page at a time (members and admins).",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "areas"
+                ],
+                "summary": "An area's history",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Area id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "maximum": 200,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size, 1 to 200",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "minimum": 0,
+                        "type": "integer",
+                        "default": 0,
+                        "description": "Items to skip",
+                        "name": "offset",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.OpPage"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/areas/{id}/members": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Adds a user member, or changes a member's admin flag (area admins and platform admins). Demoting the last admin member is refused (409 last_admin).",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "areas"
+                ],
+                "summary": "Add a member to an area",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Area id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The member",
+                        "name": "member",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.MemberInput"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Area"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "last_admin",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/areas/{id}/members/{subject}": {
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Removes a user member (area admins and platform admins); the last admin member cannot be removed (409 last_admin).",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "areas"
+                ],
+                "summary": "Remove a member from an area",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Area id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The member's subject",
+                        "name": "subject",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Area"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "last_admin",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/areas/{id}/peers": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Adds a peer (area admins and platform admins); adding one already there changes nothing.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "areas"
+                ],
+                "summary": "Add a member peer to an area",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Area id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The peer",
+                        "name": "peer",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.PeerInput"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Area"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/areas/{id}/peers/{peer}": {
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Removes a peer (area admins and platform admins); 404 if it is not a member.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "areas"
+                ],
+                "summary": "Remove a member peer from an area",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Area id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The peer's id",
+                        "name": "peer",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Area"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/areas/{id}/rules": {
+            "put": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Replaces the whole rule book (area admins and platform admins); the version is required (If-Match or \"version\"). A rule given with the id of an existing rule keeps it (and its stamp if unchanged); rules without an id get one. Then everything the area holds is re-checked against the new book — workflows re-read live when the caller may read them, workspaces from this service, resources re-resolved (else their last known facts) — and the report lists what breaks it. Contents breaking the new rules do not stop the change.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "areas"
+                ],
+                "summary": "Replace an area's rule book",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Area id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The ETag of the version being changed",
+                        "name": "If-Match",
+                        "in": "header"
+                    },
+                    {
+                        "description": "The new rule book",
+                        "name": "rules",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.RulesInput"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.RulesResult"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "Conflict",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/apierror.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "error": {
+                                            "allOf": [
+                                                {
+                                                    "$ref": "#/definitions/apierror.Error"
+                                                },
+                                                {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "details": {
+                                                            "$ref": "#/definitions/httpapi.ConflictDetails"
+                                                        }
+                                                    }
+                                                }
+                                            ]
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                    "428": {
+                        "description": "Precondition Required",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/areas/{id}/shared": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Shares a workspace (the caller must own it), a workflow (read from oc-workflow with the caller's token) or a catalog resource (which must be visible to the caller) in the area; any member may. What the item uses is checked against the area's rules first, with facts the catalog gives the caller: an item breaking a rule is refused with 409 rule_broken, the message naming the rules and the details listing every violation; nothing is written then. Sharing an item already shared refreshes its name and usage.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "areas"
+                ],
+                "summary": "Share an item in an area",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Area id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The item",
+                        "name": "item",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.ShareInput"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Area"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "The workspace is not the caller's",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "The area or the item is not visible to the caller",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "rule_broken",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/apierror.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "error": {
+                                            "allOf": [
+                                                {
+                                                    "$ref": "#/definitions/apierror.Error"
+                                                },
+                                                {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "details": {
+                                                            "type": "array",
+                                                            "items": {
+                                                                "$ref": "#/definitions/workspace.Violation"
+                                                            }
+                                                        }
+                                                    }
+                                                }
+                                            ]
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    }
+                }
+            }
+        },
+        "/areas/{id}/shared/{kind}/{peer}/{item_id}": {
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Removes a shared item (any member); 404 if the area does not share it.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "areas"
+                ],
+                "summary": "Stop sharing an item in an area",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Area id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "enum": [
+                            "workspace",
+                            "workflow",
+                            "resource"
+                        ],
+                        "type": "string",
+                        "description": "workspace, workflow or resource",
+                        "name": "kind",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The item's peer",
+                        "name": "peer",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The item's id",
+                        "name": "item_id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Area"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/areas/{id}/violations": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Re-checks everything the area holds against its rule book, with the caller's view of the catalog and of workflows (members and admins). Resources that cannot be resolved now are judged on their last known facts (the message says \"as of\" when) or listed unchecked.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "areas"
+                ],
+                "summary": "Check an area against its rules now",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Area id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Report"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/workspaces": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Lists the workspaces the caller may read, a page at a time: their own and those shared in the areas they are members of (admins: all). Filters combine with AND. Unknown parameters are refused.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workspaces"
+                ],
+                "summary": "List workspaces",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Words of the name (at most 200 characters, 8 words)",
+                        "name": "q",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only the workspace this workflow owns",
+                        "name": "workflow",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only the workspaces shared in this area (the caller must be a member)",
+                        "name": "area",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only this owner's; 'me' is the caller",
+                        "name": "owner",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "default": "name",
+                        "description": "Comma-separated keys among name, created_at, updated_at; '-' before a key sorts descending",
+                        "name": "sort",
+                        "in": "query"
+                    },
+                    {
+                        "maximum": 200,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size, 1 to 200",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "minimum": 0,
+                        "type": "integer",
+                        "default": 0,
+                        "description": "Items to skip",
+                        "name": "offset",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Page"
+                        }
+                    },
+                    "400": {
+                        "description": "A parameter is invalid or unknown; details name it",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "The area is not visible to the caller",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Creates a workspace owned by the caller: a name (1 to 200 characters), a description (at most 10000) and up to 10000 resource references {peer, id}. A reference with an empty peer is this peer's; duplicates collapse. Unknown fields are refused. A request sent again with the same Idempotency-Key (within 24 hours) creates nothing new and gets the first answer back.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workspaces"
+                ],
+                "summary": "Create a workspace",
+                "parameters": [
+                    {
+                        "description": "The workspace",
+                        "name": "workspace",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Input"
+                        }
+                    },
+                    {
+                        "type": "string",
+                        "description": "Any unique string (a UUID) that makes a retry safe",
+                        "name": "Idempotency-Key",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Workspace"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The version, quoted"
+                            },
+                            "Location": {
+                                "type": "string",
+                                "description": "The workspace's URL"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed JSON, unknown field or invalid value; details name each field",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "A request with the same Idempotency-Key is still being handled",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "413": {
+                        "description": "Request Entity Too Large",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "422": {
+                        "description": "The Idempotency-Key was used with another body",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/workspaces/by-workflow/{workflow_id}": {
+            "put": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "oc-workflow keeps each workflow's workspace (\"\u003cname\u003e_workspace\") holding exactly the resources its graph uses. Idempotent: creates it (201) or replaces it (200). The caller must be \"owner\" or an admin (403); a workspace that belongs to another user may only be changed by an admin. An update whose workflow_version is older than the one applied is ignored: the stored workspace is answered (200).",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workspaces"
+                ],
+                "summary": "Create or replace the workspace a workflow owns",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "The workflow's id",
+                        "name": "workflow_id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The workflow's name, owner, resources and version",
+                        "name": "workspace",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/workspace.WorkflowWorkspace"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Workspace"
+                        }
+                    },
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Workspace"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Deletes it (its owner or an admin); 404 if the workflow has none.",
+                "tags": [
+                    "workspaces"
+                ],
+                "summary": "Delete the workspace a workflow owns",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "The workflow's id",
+                        "name": "workflow_id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/workspaces/{id}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Returns the workspace to its owner, an admin, or a member of an area it is shared in; others get 404.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workspaces"
+                ],
+                "summary": "Get a workspace",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Workspace id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Workspace"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The version, quoted"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "put": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Replaces the workspace's name, description and resources. The version replaced is required, in If-Match or as \"version\" in the body: without it 428, stale 409 with the current version in details. Only the owner or an admin may (403; members of areas it is shared in may only read it). The resources of a workspace a workflow owns follow the workflow: omit them or send them unchanged, else 409 managed_by_workflow.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workspaces"
+                ],
+                "summary": "Replace a workspace",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Workspace id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The ETag of the version being replaced",
+                        "name": "If-Match",
+                        "in": "header"
+                    },
+                    {
+                        "description": "The new fields",
+                        "name": "workspace",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Input"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Workspace"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The new version, quoted"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "Stale version (version_conflict), or managed_by_workflow",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/apierror.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "error": {
+                                            "allOf": [
+                                                {
+                                                    "$ref": "#/definitions/apierror.Error"
+                                                },
+                                                {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "details": {
+                                                            "$ref": "#/definitions/httpapi.ConflictDetails"
+                                                        }
+                                                    }
+                                                }
+                                            ]
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                    "428": {
+                        "description": "Neither If-Match nor version given",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Deletes a workspace (its owner or an admin). With If-Match, a stale version is a 409 and nothing is deleted.",
+                "tags": [
+                    "workspaces"
+                ],
+                "summary": "Delete a workspace",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Workspace id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The ETag of the version being deleted",
+                        "name": "If-Match",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "Conflict",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/apierror.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "error": {
+                                            "allOf": [
+                                                {
+                                                    "$ref": "#/definitions/apierror.Error"
+                                                },
+                                                {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "details": {
+                                                            "$ref": "#/definitions/httpapi.ConflictDetails"
+                                                        }
+                                                    }
+                                                }
+                                            ]
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    }
+                }
+            }
+        },
+        "/workspaces/{id}/resources": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Returns a page of the workspace's resources with what the catalog says of them now, asked with the caller's token. A resource that cannot be resolved (a partner peer's while federation is not configured, deleted, no longer visible to the caller, the catalog unreachable) is listed with available false and the reason, never dropped.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workspaces"
+                ],
+                "summary": "List a workspace's resources, resolved",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Workspace id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "maximum": 200,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size, 1 to 200",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "minimum": 0,
+                        "type": "integer",
+                        "default": 0,
+                        "description": "Items to skip",
+                        "name": "offset",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.ResolvedPage"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Adds one reference (an empty peer is this peer). Adding one already there changes nothing; both answer 200 with the workspace. No If-Match needed: a concurrent change is retried. A workspace a workflow owns refuses it (409 managed_by_workflow).",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workspaces"
+                ],
+                "summary": "Add a resource to a workspace",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Workspace id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The resource",
+                        "name": "ref",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/resource.Ref"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Workspace"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "managed_by_workflow",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/apierror.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "error": {
+                                            "allOf": [
+                                                {
+                                                    "$ref": "#/definitions/apierror.Error"
+                                                },
+                                                {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "details": {
+                                                            "$ref": "#/definitions/httpapi.ManagedDetails"
+                                                        }
+                                                    }
+                                                }
+                                            ]
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    }
+                }
+            }
+        },
+        "/workspaces/{id}/resources/{peer}/{resource_id}": {
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Removes one reference; 404 if the workspace does not hold it. A workspace a workflow owns refuses it (409 managed_by_workflow).",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workspaces"
+                ],
+                "summary": "Remove a resource from a workspace",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Workspace id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The resource's peer",
+                        "name": "peer",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The resource's id",
+                        "name": "resource_id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workspace.Workspace"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "managed_by_workflow",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/apierror.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "error": {
+                                            "allOf": [
+                                                {
+                                                    "$ref": "#/definitions/apierror.Error"
+                                                },
+                                                {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "details": {
+                                                            "$ref": "#/definitions/httpapi.ManagedDetails"
+                                                        }
+                                                    }
+                                                }
+                                            ]
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    }
+                }
+            }
+        }
+    },
+    "definitions": {
+        "api.MemberInput": {
+            "type": "object",
+            "required": [
+                "subject"
+            ],
+            "properties": {
+                "admin": {
+                    "description": "Admin members may change the area's members, peers and rules.",
+                    "type": "boolean"
+                },
+                "subject": {
+                    "description": "Subject is the user's subject (its id in oc-auth).",
+                    "type": "string",
+                    "example": "bob"
+                }
+            }
+        },
+        "api.PeerInput": {
+            "type": "object",
+            "required": [
+                "peer"
+            ],
+            "properties": {
+                "peer": {
+                    "type": "string",
+                    "example": "partner-b"
+                }
+            }
+        },
+        "api.RulesInput": {
+            "type": "object",
+            "properties": {
+                "rules": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workspace.Rule"
+                    }
+                },
+                "version": {
+                    "description": "Version is the area's version being changed (or If-Match).",
+                    "type": "integer"
+                }
+            }
+        },
+        "api.ShareInput": {
+            "type": "object",
+            "required": [
+                "kind"
+            ],
+            "properties": {
+                "kind": {
+                    "enum": [
+                        "workspace",
+                        "workflow",
+                        "resource"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/workspace.SharedKind"
+                        }
+                    ],
+                    "example": "resource"
+                },
+                "ref": {
+                    "$ref": "#/definitions/resource.Ref"
+                }
+            }
+        },
+        "apierror.Envelope": {
+            "type": "object",
+            "properties": {
+                "error": {
+                    "$ref": "#/definitions/apierror.Error"
+                }
+            }
+        },
+        "apierror.Error": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "type": "string"
+                },
+                "details": {},
+                "message": {
+                    "type": "string"
+                }
+            }
+        },
+        "httpapi.ConflictDetails": {
+            "type": "object",
+            "properties": {
+                "current_version": {
+                    "type": "integer",
+                    "example": 4
+                }
+            }
+        },
+        "httpapi.ManagedDetails": {
+            "type": "object",
+            "properties": {
+                "workflow_id": {
+                    "type": "string"
+                }
+            }
+        },
+        "resource.Compute": {
+            "type": "object",
+            "required": [
+                "architecture",
+                "cluster_ref"
+            ],
+            "properties": {
+                "architecture": {
+                    "type": "string",
+                    "enum": [
+                        "amd64",
+                        "arm64",
+                        "arm",
+                        "ppc64le",
+                        "s390x",
+                        "riscv64"
+                    ],
+                    "example": "amd64"
+                },
+                "carbon_intensity": {
+                    "description": "CarbonIntensity is in grams of CO2-equivalent per kWh.",
+                    "type": "number",
+                    "minimum": 0,
+                    "example": 56
+                },
+                "cluster_ref": {
+                    "description": "ClusterRef names the cluster in oc-datacenter.",
+                    "type": "string",
+                    "example": "edge-paris-1"
+                },
+                "country": {
+                    "description": "Country is an ISO 3166-1 alpha-2 country code.",
+                    "type": "string",
+                    "example": "FR"
+                },
+                "cpu_cores": {
+                    "type": "integer",
+                    "minimum": 0
+                },
+                "gpu_model": {
+                    "type": "string"
+                },
+                "gpus": {
+                    "type": "integer",
+                    "minimum": 0
+                },
+                "location": {
+                    "description": "Location is a free description of the site (\"Paris, DC2\").",
+                    "type": "string"
+                },
+                "memory_bytes": {
+                    "type": "integer",
+                    "minimum": 0
+                },
+                "security_standards": {
+                    "description": "SecurityStandards the site is certified for (\"ISO27001\", \"SecNumCloud\", \"HDS\").",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                }
+            }
+        },
+        "resource.Data": {
+            "type": "object",
+            "required": [
+                "location"
+            ],
+            "properties": {
+                "format": {
+                    "description": "Format is the media type or a short format name.",
+                    "type": "string",
+                    "example": "geotiff"
+                },
+                "jurisdiction": {
+                    "description": "Jurisdiction is an ISO 3166-1 alpha-2 country code, or \"EU\".",
+                    "type": "string",
+                    "example": "FR"
+                },
+                "location": {
+                    "description": "Location is where the data lives: a URL (s3://, https://, ...) or a path in a storage resource.",
+                    "type": "string",
+                    "example": "s3://tiles/2024/"
+                },
+                "personal_data": {
+                    "description": "PersonalData says the set holds personal data (GDPR), which restricts where it may be processed.",
+                    "type": "boolean"
+                },
+                "size_bytes": {
+                    "type": "integer",
+                    "minimum": 0
+                }
+            }
+        },
+        "resource.Encryption": {
+            "type": "string",
+            "enum": [
+                "none",
+                "sse-s3",
+                "sse-kms",
+                "sse-c",
+                "client-side"
+            ],
+            "x-enum-varnames": [
+                "EncryptionNone",
+                "EncryptionSSES3",
+                "EncryptionSSEKMS",
+                "EncryptionSSEC",
+                "EncryptionClient"
+            ]
+        },
+        "resource.Kind": {
+            "type": "string",
+            "enum": [
+                "data",
+                "processing",
+                "storage",
+                "compute",
+                "workflow"
+            ],
+            "x-enum-varnames": [
+                "KindData",
+                "KindProcessing",
+                "KindStorage",
+                "KindCompute",
+                "KindWorkflow"
+            ]
+        },
+        "resource.Period": {
+            "type": "string",
+            "enum": [
+                "day",
+                "week",
+                "month",
+                "year"
+            ],
+            "x-enum-varnames": [
+                "Day",
+                "Week",
+                "Month",
+                "Year"
+            ]
+        },
+        "resource.Pricing": {
+            "type": "object",
+            "required": [
+                "model"
+            ],
+            "properties": {
+                "amount": {
+                    "description": "Amount per unit of Model, in Currency; \u003e= 0.",
+                    "type": "number",
+                    "example": 0.12
+                },
+                "currency": {
+                    "description": "Currency is an ISO 4217 code; required unless the model is free.",
+                    "type": "string",
+                    "example": "EUR"
+                },
+                "model": {
+                    "enum": [
+                        "free",
+                        "per_use",
+                        "per_hour",
+                        "per_gb",
+                        "subscription"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.PricingModel"
+                        }
+                    ],
+                    "example": "per_hour"
+                },
+                "period": {
+                    "description": "Period is required for a subscription and refused otherwise.",
+                    "enum": [
+                        "day",
+                        "week",
+                        "month",
+                        "year"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Period"
+                        }
+                    ]
+                }
+            }
+        },
+        "resource.PricingModel": {
+            "type": "string",
+            "enum": [
+                "free",
+                "per_use",
+                "per_hour",
+                "per_gb",
+                "subscription"
+            ],
+            "x-enum-comments": {
+                "PerGB": "each gigabyte stored or transferred",
+                "PerHour": "each hour of use",
+                "PerUse": "each execution that uses the resource",
+                "Subscription": "a flat amount every Period"
+            },
+            "x-enum-descriptions": [
+                "",
+                "each execution that uses the resource",
+                "each hour of use",
+                "each gigabyte stored or transferred",
+                "a flat amount every Period"
+            ],
+            "x-enum-varnames": [
+                "Free",
+                "PerUse",
+                "PerHour",
+                "PerGB",
+                "Subscription"
+            ]
+        },
+        "resource.Processing": {
+            "type": "object",
+            "required": [
+                "image"
+            ],
+            "properties": {
+                "args": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "command": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "env": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "string"
+                    }
+                },
+                "image": {
+                    "type": "string",
+                    "example": "ghcr.io/acme/ndvi:1.2.0"
+                },
+                "open_source": {
+                    "description": "OpenSource says the image's source code is published.",
+                    "type": "boolean"
+                },
+                "ports": {
+                    "type": "array",
+                    "items": {
+                        "type": "integer"
+                    }
+                },
+                "requests": {
+                    "$ref": "#/definitions/resource.Requests"
+                }
+            }
+        },
+        "resource.Ref": {
+            "type": "object",
+            "required": [
+                "id"
+            ],
+            "properties": {
+                "id": {
+                    "description": "ID is the resource's id in the owning peer's catalog.",
+                    "type": "string",
+                    "example": "3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"
+                },
+                "peer": {
+                    "description": "Peer is the id of the owning peer (its OC_PEER_ID). A service\nreceiving \"\" stores this peer's own id instead.",
+                    "type": "string",
+                    "example": "local"
+                }
+            }
+        },
+        "resource.Requests": {
+            "type": "object",
+            "properties": {
+                "cpu_millicores": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "example": 500
+                },
+                "gpus": {
+                    "type": "integer",
+                    "minimum": 0
+                },
+                "memory_bytes": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "example": 536870912
+                }
+            }
+        },
+        "resource.Resource": {
+            "type": "object",
+            "properties": {
+                "compute": {
+                    "$ref": "#/definitions/resource.Compute"
+                },
+                "created_at": {
+                    "type": "string"
+                },
+                "creator": {
+                    "description": "Creator is the subject of the user who created it.",
+                    "type": "string"
+                },
+                "data": {
+                    "$ref": "#/definitions/resource.Data"
+                },
+                "description": {
+                    "type": "string"
+                },
+                "groups": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "id": {
+                    "type": "string",
+                    "example": "3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"
+                },
+                "kind": {
+                    "enum": [
+                        "data",
+                        "processing",
+                        "storage",
+                        "compute",
+                        "workflow"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Kind"
+                        }
+                    ]
+                },
+                "license": {
+                    "type": "string"
+                },
+                "logo": {
+                    "type": "string"
+                },
+                "name": {
+                    "type": "string"
+                },
+                "owners": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "peer_id": {
+                    "description": "PeerID is the peer that owns and serves the resource.",
+                    "type": "string",
+                    "example": "local"
+                },
+                "pricing": {
+                    "$ref": "#/definitions/resource.Pricing"
+                },
+                "processing": {
+                    "$ref": "#/definitions/resource.Processing"
+                },
+                "short_description": {
+                    "type": "string"
+                },
+                "storage": {
+                    "$ref": "#/definitions/resource.Storage"
+                },
+                "tags": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "updated_at": {
+                    "type": "string"
+                },
+                "version": {
+                    "description": "Version is 1 on creation and grows by one on every change; it is the ETag.",
+                    "type": "integer",
+                    "example": 1
+                },
+                "visibility": {
+                    "enum": [
+                        "public",
+                        "partners",
+                        "groups",
+                        "private"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Visibility"
+                        }
+                    ]
+                },
+                "workflow": {
+                    "$ref": "#/definitions/resource.Workflow"
+                }
+            }
+        },
+        "resource.Storage": {
+            "type": "object",
+            "required": [
+                "bucket",
+                "endpoint"
+            ],
+            "properties": {
+                "bucket": {
+                    "type": "string",
+                    "example": "shared-results"
+                },
+                "capacity_bytes": {
+                    "type": "integer",
+                    "minimum": 0
+                },
+                "encryption": {
+                    "description": "Encryption defaults to \"none\".",
+                    "enum": [
+                        "none",
+                        "sse-s3",
+                        "sse-kms",
+                        "sse-c",
+                        "client-side"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Encryption"
+                        }
+                    ]
+                },
+                "endpoint": {
+                    "description": "Endpoint is the http(s) URL of the S3 API.",
+                    "type": "string",
+                    "example": "https://s3.example.org"
+                },
+                "jurisdiction": {
+                    "description": "Jurisdiction is an ISO 3166-1 alpha-2 country code, or \"EU\".",
+                    "type": "string",
+                    "example": "FR"
+                },
+                "region": {
+                    "type": "string",
+                    "example": "eu-west-3"
+                }
+            }
+        },
+        "resource.Visibility": {
+            "type": "string",
+            "enum": [
+                "public",
+                "partners",
+                "groups",
+                "private"
+            ],
+            "x-enum-varnames": [
+                "Public",
+                "Partners",
+                "Groups",
+                "Private"
+            ]
+        },
+        "resource.Workflow": {
+            "type": "object",
+            "required": [
+                "workflow_id"
+            ],
+            "properties": {
+                "workflow_id": {
+                    "description": "WorkflowID is the workflow's id in oc-workflow.",
+                    "type": "string",
+                    "example": "6b0e3c6c-4d0a-4d21-9a43-0e4c1d7b9f10"
+                }
+            }
+        },
+        "workflow.Usage": {
+            "type": "object",
+            "properties": {
+                "resources": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/resource.Ref"
+                    }
+                },
+                "writes": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/resource.Ref"
+                    }
+                }
+            }
+        },
+        "workspace.Area": {
+            "type": "object",
+            "properties": {
+                "clock": {
+                    "description": "Clock is the area's logical clock: the highest Stamp.Clock it holds.",
+                    "type": "integer"
+                },
+                "created_at": {
+                    "type": "string"
+                },
+                "created_by": {
+                    "type": "string"
+                },
+                "description": {
+                    "type": "string"
+                },
+                "id": {
+                    "type": "string"
+                },
+                "members": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workspace.Member"
+                    }
+                },
+                "name": {
+                    "type": "string"
+                },
+                "peers": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workspace.PeerMember"
+                    }
+                },
+                "rules": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workspace.RuleEntry"
+                    }
+                },
+                "shared": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workspace.Shared"
+                    }
+                },
+                "updated_at": {
+                    "type": "string"
+                },
+                "version": {
+                    "type": "integer"
+                }
+            }
+        },
+        "workspace.AreaInput": {
+            "type": "object",
+            "required": [
+                "name"
+            ],
+            "properties": {
+                "description": {
+                    "type": "string"
+                },
+                "members": {
+                    "description": "subjects; the creator is always an admin member",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "name": {
+                    "type": "string",
+                    "example": "Urban heat consortium"
+                },
+                "peers": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "rules": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workspace.Rule"
+                    }
+                },
+                "version": {
+                    "type": "integer"
+                }
+            }
+        },
+        "workspace.AreaPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workspace.Area"
+                    }
+                },
+                "limit": {
+                    "type": "integer"
+                },
+                "offset": {
+                    "type": "integer"
+                },
+                "total": {
+                    "type": "integer"
+                }
+            }
+        },
+        "workspace.Entry": {
+            "type": "object",
+            "properties": {
+                "added_at": {
+                    "type": "string"
+                },
+                "ref": {
+                    "$ref": "#/definitions/resource.Ref"
+                }
+            }
+        },
+        "workspace.Input": {
+            "type": "object",
+            "required": [
+                "name"
+            ],
+            "properties": {
+                "description": {
+                    "type": "string"
+                },
+                "name": {
+                    "type": "string",
+                    "example": "Paris NDVI study"
+                },
+                "resources": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/resource.Ref"
+                    }
+                },
+                "version": {
+                    "description": "Version, on a replace, is the version being replaced (or If-Match).",
+                    "type": "integer"
+                }
+            }
+        },
+        "workspace.Member": {
+            "type": "object",
+            "properties": {
+                "admin": {
+                    "description": "Admin members may change the area's members, rules and description.",
+                    "type": "boolean"
+                },
+                "stamp": {
+                    "$ref": "#/definitions/workspace.Stamp"
+                },
+                "subject": {
+                    "type": "string"
+                }
+            }
+        },
+        "workspace.Op": {
+            "type": "object",
+            "properties": {
+                "area_id": {
+                    "type": "string"
+                },
+                "data": {
+                    "description": "Data is the change: the element added, removed or set.",
+                    "type": "object"
+                },
+                "id": {
+                    "type": "string"
+                },
+                "seq": {
+                    "description": "Seq numbers the area's ops on this peer: 1, 2, 3…",
+                    "type": "integer"
+                },
+                "stamp": {
+                    "$ref": "#/definitions/workspace.Stamp"
+                },
+                "type": {
+                    "$ref": "#/definitions/workspace.OpType"
+                }
+            }
+        },
+        "workspace.OpPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workspace.Op"
+                    }
+                },
+                "limit": {
+                    "type": "integer"
+                },
+                "offset": {
+                    "type": "integer"
+                },
+                "total": {
+                    "type": "integer"
+                }
+            }
+        },
+        "workspace.OpType": {
+            "type": "string",
+            "enum": [
+                "area.created",
+                "area.updated",
+                "area.deleted",
+                "member.added",
+                "member.removed",
+                "peer.added",
+                "peer.removed",
+                "item.shared",
+                "item.unshared",
+                "item.updated",
+                "rules.changed"
+            ],
+            "x-enum-comments": {
+                "OpItemUpdated": "a shared workflow or workspace changed",
+                "OpUpdated": "name or description"
+            },
+            "x-enum-descriptions": [
+                "",
+                "name or description",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "a shared workflow or workspace changed",
+                ""
+            ],
+            "x-enum-varnames": [
+                "OpCreated",
+                "OpUpdated",
+                "OpDeleted",
+                "OpMemberAdded",
+                "OpMemberRemoved",
+                "OpPeerAdded",
+                "OpPeerRemoved",
+                "OpShared",
+                "OpUnshared",
+                "OpItemUpdated",
+                "OpRulesChanged"
+            ]
+        },
+        "workspace.Page": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workspace.Workspace"
+                    }
+                },
+                "limit": {
+                    "type": "integer"
+                },
+                "offset": {
+                    "type": "integer"
+                },
+                "total": {
+                    "type": "integer"
+                }
+            }
+        },
+        "workspace.PeerMember": {
+            "type": "object",
+            "properties": {
+                "peer": {
+                    "type": "string"
+                },
+                "stamp": {
+                    "$ref": "#/definitions/workspace.Stamp"
+                }
+            }
+        },
+        "workspace.Report": {
+            "type": "object",
+            "properties": {
+                "unchecked": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workspace.Unchecked"
+                    }
+                },
+                "violations": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workspace.Violation"
+                    }
+                }
+            }
+        },
+        "workspace.Resolved": {
+            "type": "object",
+            "properties": {
+                "added_at": {
+                    "type": "string"
+                },
+                "available": {
+                    "type": "boolean"
+                },
+                "reason": {
+                    "type": "string",
+                    "example": "peer \"partner-b\" is not reachable"
+                },
+                "ref": {
+                    "$ref": "#/definitions/resource.Ref"
+                },
+                "resource": {
+                    "$ref": "#/definitions/resource.Resource"
+                }
+            }
+        },
+        "workspace.ResolvedPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workspace.Resolved"
+                    }
+                },
+                "limit": {
+                    "type": "integer"
+                },
+                "offset": {
+                    "type": "integer"
+                },
+                "total": {
+                    "type": "integer"
+                }
+            }
+        },
+        "workspace.Rule": {
+            "type": "object",
+            "required": [
+                "kind"
+            ],
+            "properties": {
+                "id": {
+                    "description": "ID is stable across changes; given by the server when empty.",
+                    "type": "string",
+                    "example": "r-eu-only"
+                },
+                "jurisdictions": {
+                    "description": "Jurisdictions: ISO 3166-1 alpha-2 codes or \"EU\"; required by \"jurisdictions\" only.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "FR",
+                        "DE"
+                    ]
+                },
+                "kind": {
+                    "enum": [
+                        "open_source_processings",
+                        "no_personal_data",
+                        "jurisdictions",
+                        "results_members_only",
+                        "compute_peers"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/workspace.RuleKind"
+                        }
+                    ]
+                },
+                "note": {
+                    "description": "Note is free text shown with violations (the legal basis, a contact).",
+                    "type": "string"
+                },
+                "peers": {
+                    "description": "Peers: peer ids; required by \"compute_peers\" only.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                }
+            }
+        },
+        "workspace.RuleEntry": {
+            "type": "object",
+            "required": [
+                "kind"
+            ],
+            "properties": {
+                "id": {
+                    "description": "ID is stable across changes; given by the server when empty.",
+                    "type": "string",
+                    "example": "r-eu-only"
+                },
+                "jurisdictions": {
+                    "description": "Jurisdictions: ISO 3166-1 alpha-2 codes or \"EU\"; required by \"jurisdictions\" only.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "FR",
+                        "DE"
+                    ]
+                },
+                "kind": {
+                    "enum": [
+                        "open_source_processings",
+                        "no_personal_data",
+                        "jurisdictions",
+                        "results_members_only",
+                        "compute_peers"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/workspace.RuleKind"
+                        }
+                    ]
+                },
+                "note": {
+                    "description": "Note is free text shown with violations (the legal basis, a contact).",
+                    "type": "string"
+                },
+                "peers": {
+                    "description": "Peers: peer ids; required by \"compute_peers\" only.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "stamp": {
+                    "$ref": "#/definitions/workspace.Stamp"
+                }
+            }
+        },
+        "workspace.RuleKind": {
+            "type": "string",
+            "enum": [
+                "open_source_processings",
+                "no_personal_data",
+                "jurisdictions",
+                "results_members_only",
+                "compute_peers"
+            ],
+            "x-enum-varnames": [
+                "RuleOpenSource",
+                "RuleNoPersonalData",
+                "RuleJurisdictions",
+                "RuleResultsMembersOnly",
+                "RuleComputePeers"
+            ]
+        },
+        "workspace.RulesResult": {
+            "type": "object",
+            "properties": {
+                "area": {
+                    "$ref": "#/definitions/workspace.Area"
+                },
+                "report": {
+                    "$ref": "#/definitions/workspace.Report"
+                }
+            }
+        },
+        "workspace.Shared": {
+            "type": "object",
+            "properties": {
+                "kind": {
+                    "enum": [
+                        "workspace",
+                        "workflow",
+                        "resource"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/workspace.SharedKind"
+                        }
+                    ]
+                },
+                "name": {
+                    "type": "string"
+                },
+                "ref": {
+                    "description": "Ref is the item: for a resource, its catalog reference; for a\nworkspace or workflow, {peer, id} of the peer holding it.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Ref"
+                        }
+                    ]
+                },
+                "stamp": {
+                    "$ref": "#/definitions/workspace.Stamp"
+                },
+                "usage": {
+                    "description": "Usage is what the item uses, as rules see it: the workspace's\nresources, the workflow's resources and written storages, or the\nresource itself.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/workflow.Usage"
+                        }
+                    ]
+                }
+            }
+        },
+        "workspace.SharedKind": {
+            "type": "string",
+            "enum": [
+                "workspace",
+                "workflow",
+                "resource"
+            ],
+            "x-enum-comments": {
+                "SharedResource": "a resource or a service of the catalog"
+            },
+            "x-enum-descriptions": [
+                "",
+                "",
+                "a resource or a service of the catalog"
+            ],
+            "x-enum-varnames": [
+                "SharedWorkspace",
+                "SharedWorkflow",
+                "SharedResource"
+            ]
+        },
+        "workspace.Stamp": {
+            "type": "object",
+            "properties": {
+                "at": {
+                    "type": "string"
+                },
+                "by": {
+                    "type": "string"
+                },
+                "clock": {
+                    "type": "integer"
+                },
+                "peer": {
+                    "type": "string"
+                }
+            }
+        },
+        "workspace.Unchecked": {
+            "type": "object",
+            "properties": {
+                "reason": {
+                    "type": "string"
+                },
+                "resource": {
+                    "$ref": "#/definitions/resource.Ref"
+                }
+            }
+        },
+        "workspace.Violation": {
+            "type": "object",
+            "properties": {
+                "area_id": {
+                    "type": "string"
+                },
+                "area_name": {
+                    "type": "string"
+                },
+                "item": {
+                    "description": "Item is the shared item concerned (absent when checking a candidate).",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Ref"
+                        }
+                    ]
+                },
+                "item_kind": {
+                    "description": "ItemKind is the kind of Item.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/workspace.SharedKind"
+                        }
+                    ]
+                },
+                "message": {
+                    "type": "string",
+                    "example": "processing \"ndvi\" is not open source (rule \"open_source_processings\")"
+                },
+                "resource": {
+                    "description": "Resource is the resource that breaks the rule.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Ref"
+                        }
+                    ]
+                },
+                "rule_id": {
+                    "type": "string"
+                },
+                "rule_kind": {
+                    "$ref": "#/definitions/workspace.RuleKind"
+                }
+            }
+        },
+        "workspace.WorkflowCheck": {
+            "type": "object",
+            "required": [
+                "workflow_id"
+            ],
+            "properties": {
+                "usage": {
+                    "$ref": "#/definitions/workflow.Usage"
+                },
+                "workflow_id": {
+                    "type": "string"
+                }
+            }
+        },
+        "workspace.WorkflowWorkspace": {
+            "type": "object",
+            "required": [
+                "name",
+                "owner",
+                "workflow_version"
+            ],
+            "properties": {
+                "name": {
+                    "description": "Name is the workflow's name; the workspace is named \"\u003cname\u003e_workspace\".",
+                    "type": "string"
+                },
+                "owner": {
+                    "description": "Owner is the workflow's owner; the caller must be it or an admin.",
+                    "type": "string"
+                },
+                "resources": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/resource.Ref"
+                    }
+                },
+                "workflow_version": {
+                    "description": "WorkflowVersion orders updates: one older than the last applied is ignored.",
+                    "type": "integer"
+                }
+            }
+        },
+        "workspace.Workspace": {
+            "type": "object",
+            "properties": {
+                "created_at": {
+                    "type": "string"
+                },
+                "description": {
+                    "type": "string"
+                },
+                "id": {
+                    "type": "string"
+                },
+                "name": {
+                    "type": "string"
+                },
+                "owner": {
+                    "type": "string"
+                },
+                "resources": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workspace.Entry"
+                    }
+                },
+                "updated_at": {
+                    "type": "string"
+                },
+                "version": {
+                    "type": "integer"
+                },
+                "workflow_id": {
+                    "description": "WorkflowID is set on the workspace a workflow owns; only oc-workflow\nchanges its resources, following the graph.",
+                    "type": "string"
+                }
+            }
+        }
+    },
     "securityDefinitions": {
         "BearerAuth": {
+            "description": "\"Bearer \" followed by an access token from /auth.",
             "type": "apiKey",
             "name": "Authorization",
             "in": "header"
@@ -26,12 +3239,12 @@ const docTemplateworkspace = `{
 
 // SwaggerInfoworkspace holds exported Swagger Info so clients can modify it
 var SwaggerInfoworkspace = &swag.Spec{
-	Version:          "0.1",
+	Version:          "1.0",
 	Host:             "",
-	BasePath:         "/",
+	BasePath:         "/workspace",
 	Schemes:          []string{},
 	Title:            "OpenCloud workspace API",
-	Description:      "Workspaces and collaborative areas. The API arrives with the workflow-design issue.",
+	Description:      "Workspaces (a user's named selections of resources, local or a partner peer's) and collaborative areas (members, member peers, shared workspaces, workflows and resources, a rule book, a history). Every route needs a bearer token from oc-auth; errors are {\"error\": {\"code\", \"message\", \"details\"}}.",
 	InfoInstanceName: "workspace",
 	SwaggerTemplate:  docTemplateworkspace,
 	LeftDelim:        "{{",

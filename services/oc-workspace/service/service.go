@@ -1,60 +1,188 @@
-// Package service builds oc-workspace from its dependencies, for its standalone
-// main and for the all-in-one binary.
+// Package service builds oc-workspace from its dependencies, so that its
+// standalone main and the all-in-one binary run it the same way.
 //
-//	@title			OpenCloud workspace API
-//	@version		0.1
-//	@description	Workspaces and collaborative areas. The API arrives with the workflow-design issue.
-//	@BasePath		/
+//	@title						OpenCloud workspace API
+//	@version					1.0
+//	@description				Workspaces (a user's named selections of resources, local or a partner peer's) and collaborative areas (members, member peers, shared workspaces, workflows and resources, a rule book, a history). Every route needs a bearer token from oc-auth; errors are {"error": {"code", "message", "details"}}.
+//	@BasePath					/workspace
 //	@securityDefinitions.apikey	BearerAuth
-//	@in				header
-//	@name			Authorization
+//	@in							header
+//	@name						Authorization
+//	@description				"Bearer " followed by an access token from /auth.
 package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/broker"
+	"github.com/opencloud/opencloud/libs/event"
+	"github.com/opencloud/opencloud/libs/idempotency"
 	"github.com/opencloud/opencloud/libs/server"
 	"github.com/opencloud/opencloud/libs/store"
+	"github.com/opencloud/opencloud/libs/workflow"
 
-	_ "github.com/opencloud/opencloud/services/oc-workspace/docs" // registers the Swagger instance
+	catalogclient "github.com/opencloud/opencloud/services/oc-catalog/client"
+	// Registers the "workspace" Swagger instance served at /workspace/swagger/.
+	_ "github.com/opencloud/opencloud/services/oc-workspace/docs"
+	"github.com/opencloud/opencloud/services/oc-workspace/internal/area"
+	"github.com/opencloud/opencloud/services/oc-workspace/internal/httpapi"
+	"github.com/opencloud/opencloud/services/oc-workspace/internal/resolve"
+	wsstore "github.com/opencloud/opencloud/services/oc-workspace/internal/store"
+	"github.com/opencloud/opencloud/services/oc-workspace/internal/workflows"
+	"github.com/opencloud/opencloud/services/oc-workspace/internal/workspace"
 )
 
-// Deps are what the service is built from.
+// Defaults.
+const (
+	DefaultPeerID     = "local"
+	DefaultGatewayURL = "http://localhost:8000"
+	// MaxBodyBytes bounds request bodies: 10000 references of a workspace
+	// are under a megabyte.
+	MaxBodyBytes = 2 << 20
+	// PruneInterval is how often expired idempotency keys are deleted.
+	PruneInterval = time.Hour
+	// eventTimeout bounds the handling of one workflow event.
+	eventTimeout = 30 * time.Second
+)
+
+// Deps is what the service needs from its process.
 type Deps struct {
 	Logger   *slog.Logger
 	Store    store.Store
 	NATS     *nats.Conn
 	Verifier authn.Verifier
-	Metrics  *server.Metrics
+	Metrics  *server.Metrics // nil: a registry of its own
+	// PeerID is this peer's id ("": DefaultPeerID); a reference with an
+	// empty peer is normalised to it.
+	PeerID string
+	// GatewayURL is where the other services are reached, without a
+	// trailing slash ("": DefaultGatewayURL).
+	GatewayURL string
+	HTTPClient *http.Client // nil: a client with a 10 s timeout
+	// Workflows overrides how workflows are read (tests); nil reads them
+	// from oc-workflow through GatewayURL.
+	Workflows workflows.Fetcher
 }
 
-// Service is oc-workspace. Its API arrives with a later issue; today it serves
-// health, readiness, metrics and its (empty) Swagger page.
+// Service is oc-workspace; it implements server.Component.
 type Service struct {
 	handler http.Handler
+	keys    *idempotency.Keys
+	log     *slog.Logger
 }
 
-// New builds the service.
-func New(_ context.Context, d Deps) (*Service, error) {
-	if d.Store == nil || d.NATS == nil || d.Verifier == nil || d.Logger == nil {
-		return nil, errors.New("workspace: Logger, Store, NATS and Verifier are required")
+var _ server.Component = (*Service)(nil)
+
+// New opens the service's collections, subscribes to workflow events (until
+// ctx ends) and builds its HTTP handler.
+func New(ctx context.Context, d Deps) (*Service, error) {
+	var missing []error
+	for _, dep := range []struct {
+		name string
+		ok   bool
+	}{{"Logger", d.Logger != nil}, {"Store", d.Store != nil}, {"NATS", d.NATS != nil},
+		// Without a verifier the API would be open to anyone.
+		{"Verifier", d.Verifier != nil}} {
+		if !dep.ok {
+			missing = append(missing, errors.New(dep.name))
+		}
 	}
-	engine, _ := server.New(server.Options{
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("workspace: missing dependencies: %w", errors.Join(missing...))
+	}
+	if d.PeerID == "" {
+		d.PeerID = DefaultPeerID
+	}
+	if d.GatewayURL == "" {
+		d.GatewayURL = DefaultGatewayURL
+	}
+	d.GatewayURL = strings.TrimRight(d.GatewayURL, "/")
+	if d.HTTPClient == nil {
+		d.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if d.Workflows == nil {
+		d.Workflows = &workflows.HTTP{GatewayURL: d.GatewayURL, Client: d.HTTPClient}
+	}
+	log := d.Logger.With("service", "workspace")
+	wsRepo, areaRepo, ops, err := wsstore.Open(ctx, d.Store)
+	if err != nil {
+		return nil, fmt.Errorf("workspace: %w", err)
+	}
+	keys, err := idempotency.New(ctx, d.Store, idempotency.Options{Collection: "workspace_idempotency_keys"})
+	if err != nil {
+		return nil, fmt.Errorf("workspace: %w", err)
+	}
+	resolver := &resolve.Catalog{PeerID: d.PeerID, Client: func(token string) resolve.Lookuper {
+		return catalogclient.New(d.GatewayURL, catalogclient.StaticToken(token), d.HTTPClient)
+	}}
+	events := broker.NewPublisher(d.NATS, "workspace")
+	ws := workspace.NewService(wsRepo, nil, resolver, events, d.PeerID, log)
+	areas := area.NewService(area.Deps{Repo: areaRepo, Ops: ops, Workspaces: ws, Workflows: d.Workflows,
+		Resolver: resolver, Events: events, PeerID: d.PeerID, Logger: log})
+	ws.SetSharing(areas)
+	if err := subscribe(ctx, d.NATS, areas, log); err != nil {
+		return nil, fmt.Errorf("workspace: %w", err)
+	}
+
+	engine, api := server.New(server.Options{
 		Name: "workspace", Prefix: "/workspace", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
-		SwaggerInstance: "workspace",
 		Checks: []server.Check{
 			{Name: "store", Check: d.Store.Ping},
 			{Name: "nats", Check: func(context.Context) error { return broker.Ping(d.NATS) }},
 		},
+		SwaggerInstance: "workspace",
+		MaxBodyBytes:    MaxBodyBytes,
 	})
-	return &Service{handler: engine}, nil
+	httpapi.Register(api, ws, areas, d.PeerID, keys.Middleware())
+	return &Service{handler: engine, keys: keys, log: log}, nil
+}
+
+// subscribe keeps the workflows shared in areas in step with oc-workflow's
+// events, until ctx ends. One member of the queue group handles each event;
+// the store stays the truth: a lost event leaves a usage the next re-check
+// refreshes.
+func subscribe(ctx context.Context, nc *nats.Conn, areas *area.Service, log *slog.Logger) error {
+	handle := func(m *nats.Msg) {
+		var env event.Envelope
+		var w workflow.Workflow
+		if err := json.Unmarshal(m.Data, &env); err != nil || json.Unmarshal(env.Data, &w) != nil || w.ID == "" {
+			log.Warn("workflow event ignored: not an envelope of a workflow", "subject", m.Subject)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eventTimeout)
+		defer cancel()
+		ctx = broker.WithRequestID(ctx, env.RequestID)
+		if err := areas.WorkflowChanged(ctx, env.Actor, w, m.Subject == event.WorkflowDeleted); err != nil {
+			log.WarnContext(ctx, "areas not brought in step with a workflow", "workflow", w.ID, "err", err)
+		}
+	}
+	var subs []*nats.Subscription
+	for _, subj := range []string{event.WorkflowUpdated, event.WorkflowDeleted} {
+		sub, err := nc.QueueSubscribe(subj, "oc-workspace", handle)
+		if err != nil {
+			for _, s := range subs {
+				_ = s.Unsubscribe()
+			}
+			return fmt.Errorf("subscribe to %s: %w", subj, err)
+		}
+		subs = append(subs, sub)
+	}
+	context.AfterFunc(ctx, func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
+	})
+	return nil
 }
 
 // Name implements server.Component.
@@ -66,5 +194,14 @@ func (s *Service) Prefix() string { return "/workspace" }
 // Handler implements server.Component.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run implements server.Component; the service has no background work yet.
-func (s *Service) Run(context.Context) error { return nil }
+// Run implements server.Component: it prunes expired idempotency keys
+// every PruneInterval until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	return server.Every(ctx, PruneInterval, func(ctx context.Context) {
+		if n, err := s.keys.Prune(ctx); err != nil {
+			s.log.WarnContext(ctx, "pruning idempotency keys failed", "err", err)
+		} else if n > 0 {
+			s.log.DebugContext(ctx, "pruned idempotency keys", "count", n)
+		}
+	})
+}
