@@ -122,8 +122,10 @@ func run(ctx context.Context, getenv config.Getenv, out io.Writer, ready func(ba
 	issuer := publicURL + "/auth"
 	verifier := authn.NewOIDCVerifier(ctx, issuer, "http://"+loopback(ln.Addr())+"/auth/keys", authn.Audience)
 
+	// Services call each other through the gateway on the loopback address,
+	// with the caller's own token, as they do through Traefik in compose.
 	comps, err := buildComponents(ctx, cfg, issuer, publicURL, deps{log: log, store: st, nats: nc, verifier: verifier,
-		metrics: server.NewMetrics(prometheus.NewRegistry())})
+		metrics: server.NewMetrics(prometheus.NewRegistry()), gatewayURL: "http://" + loopback(ln.Addr())})
 	if err != nil {
 		ln.Close()
 		return err
@@ -161,6 +163,8 @@ type deps struct {
 	nats     *nats.Conn
 	verifier authn.Verifier
 	metrics  *server.Metrics
+	// gatewayURL is where one service reaches another.
+	gatewayURL string
 }
 
 func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL string, d deps) ([]server.Component, error) {
@@ -182,10 +186,12 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 	type ctor func() (server.Component, error)
 	for _, build := range []ctor{
 		func() (server.Component, error) {
-			return workspacesvc.New(ctx, workspacesvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
+			return workspacesvc.New(ctx, workspacesvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
+				Metrics: d.metrics, PeerID: cfg.PeerID, GatewayURL: d.gatewayURL})
 		},
 		func() (server.Component, error) {
-			return workflowsvc.New(ctx, workflowsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
+			return workflowsvc.New(ctx, workflowsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
+				Metrics: d.metrics, PeerID: cfg.PeerID, GatewayURL: d.gatewayURL})
 		},
 		func() (server.Component, error) {
 			return schedulersvc.New(ctx, schedulersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})

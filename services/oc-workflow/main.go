@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/opencloud/opencloud/libs/config"
@@ -16,7 +17,9 @@ import (
 )
 
 type appConfig struct {
-	Infra platform.Infra
+	PeerID     string `env:"OC_PEER_ID" default:"local" help:"the id of this peer, given to references without one"`
+	GatewayURL string `env:"OC_GATEWAY_URL" default:"http://localhost:8000" help:"where oc-catalog and oc-workspace are reached"`
+	Infra      platform.Infra
 }
 
 func main() {
@@ -32,6 +35,7 @@ func run(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
 	return platform.Run(ctx, "workflow", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
-			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier})
+			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
+				PeerID: cfg.PeerID, GatewayURL: strings.TrimRight(cfg.GatewayURL, "/")})
 		})
 }

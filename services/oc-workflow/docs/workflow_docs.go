@@ -14,9 +14,1852 @@ const docTemplateworkflow = `{
     },
     "host": "{{.Host}}",
     "basePath": "{{.BasePath}}",
-    "paths": {},
+    "paths": {
+        "/workflows": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Lists, a page at a time, the caller's workflows (an admin: everyone's), or with area= the workflows shared in that collaborative area (the caller must be a member). Filters combine with AND; every given tag must be present. Unknown parameters are refused.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workflows"
+                ],
+                "summary": "List workflows",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Search words in the name and description (at most 200 characters)",
+                        "name": "q",
+                        "in": "query"
+                    },
+                    {
+                        "type": "array",
+                        "items": {
+                            "type": "string"
+                        },
+                        "collectionFormat": "multi",
+                        "description": "Only workflows with this tag (repeatable: all must be present)",
+                        "name": "tag",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only workflows of this subject; 'me' is the caller",
+                        "name": "owner",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only workflows shared in this collaborative area (id)",
+                        "name": "area",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only workflows with a node on this resource, as peer/id",
+                        "name": "uses",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "default": "name",
+                        "description": "Comma-separated keys among name, created_at, updated_at; '-' before a key sorts descending",
+                        "name": "sort",
+                        "in": "query"
+                    },
+                    {
+                        "maximum": 200,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size, 1 to 200",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "minimum": 0,
+                        "type": "integer",
+                        "default": 0,
+                        "description": "Items to skip",
+                        "name": "offset",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workflow.Page"
+                        }
+                    },
+                    "400": {
+                        "description": "A parameter is invalid; details name it",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "area names no collaborative area the caller is a member of",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "oc-workspace could not be reached to read the area",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Validates the workflow and, if it has no problem, stores it owned by the caller. Every problem is reported at once: 400 invalid_workflow whose details are a Validation listing each problem with its code, the node or link concerned, the field path and what to change; nothing is written then. Resources are looked up in the catalog as the caller sees them; a partner peer's resource cannot be checked yet and is answered as a warning. The workflow then owns a workspace named \"\u003cname\u003e_workspace\" holding exactly the resources its graph uses. A request sent again with the same Idempotency-Key (within 24 hours) creates nothing new and gets the first answer back.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workflows"
+                ],
+                "summary": "Create a workflow",
+                "parameters": [
+                    {
+                        "description": "The workflow",
+                        "name": "workflow",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/workflow.Input"
+                        }
+                    },
+                    {
+                        "type": "string",
+                        "description": "Any unique string (a UUID) that makes a retry safe",
+                        "name": "Idempotency-Key",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/workflow.Workflow"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The version, quoted: send it back in If-Match to update"
+                            },
+                            "Location": {
+                                "type": "string",
+                                "description": "The workflow's URL"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_workflow: the problems in details; or malformed JSON / unknown field (invalid_request, naming the field)",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/apierror.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "error": {
+                                            "allOf": [
+                                                {
+                                                    "$ref": "#/definitions/apierror.Error"
+                                                },
+                                                {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "details": {
+                                                            "$ref": "#/definitions/workflow.Validation"
+                                                        }
+                                                    }
+                                                }
+                                            ]
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "A request with the same Idempotency-Key is still being handled",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "413": {
+                        "description": "Body larger than 16 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "422": {
+                        "description": "The Idempotency-Key was used with another body",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "The catalog could not be reached to check the resources; retry",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/workflows/import": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Creates a workflow owned by the caller from an export (the answer of GET /workflows/{id}/export, here or on another peer). The format must be exactly opencloud.workflow/v1. References are kept as they are (one without a peer is the exporting peer's); the workflow is validated and created as by POST /workflows.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workflows"
+                ],
+                "summary": "Import a workflow",
+                "parameters": [
+                    {
+                        "description": "The exported workflow",
+                        "name": "export",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/workflow.Export"
+                        }
+                    },
+                    {
+                        "type": "string",
+                        "description": "Any unique string (a UUID) that makes a retry safe",
+                        "name": "Idempotency-Key",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/workflow.Workflow"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The version, quoted"
+                            },
+                            "Location": {
+                                "type": "string",
+                                "description": "The workflow's URL"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_workflow (a wrong format is a problem on the field format), or a malformed body",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/apierror.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "error": {
+                                            "allOf": [
+                                                {
+                                                    "$ref": "#/definitions/apierror.Error"
+                                                },
+                                                {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "details": {
+                                                            "$ref": "#/definitions/workflow.Validation"
+                                                        }
+                                                    }
+                                                }
+                                            ]
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "413": {
+                        "description": "Request Entity Too Large",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/workflows/validate": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Checks a workflow as a create or replace would and answers 200 with every problem found, whatever the graph (400 only for a body that cannot be decoded). With workflow_id, the rules of the collaborative areas sharing that existing workflow (one the caller may read) are checked too.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workflows"
+                ],
+                "summary": "Validate a workflow without saving it",
+                "parameters": [
+                    {
+                        "description": "The workflow to check",
+                        "name": "workflow",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/workflow.Input"
+                        }
+                    },
+                    {
+                        "type": "string",
+                        "description": "An existing workflow whose collaborative-area rules apply",
+                        "name": "workflow_id",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workflow.Validation"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed JSON, unknown field or parameter",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "workflow_id names no workflow the caller may read",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "413": {
+                        "description": "Request Entity Too Large",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "The catalog or oc-workspace could not be reached; retry",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/workflows/{id}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Returns the workflow if the caller owns it, is an admin, or is a member of a collaborative area sharing it; others are answered 404, like unknown ids. When the owner reads a workflow whose workspace could not be updated, the update is retried.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workflows"
+                ],
+                "summary": "Get a workflow",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Workflow id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workflow.Workflow"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The version, quoted"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "oc-workspace could not be reached to check area membership",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "put": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Replaces a workflow's name, description, tags and graph, validated as on create plus the rules of the collaborative areas sharing it (rule_broken problems name the area and the rule). The version being replaced is required, in If-Match or as \"version\" in the body: without it 428, and if it is no longer current 409 with the current version in details. Only the owner or an admin may change a workflow (403 for area members who may read it). The owned workspace follows the new graph.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workflows"
+                ],
+                "summary": "Replace a workflow",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Workflow id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The ETag of the version being replaced",
+                        "name": "If-Match",
+                        "in": "header"
+                    },
+                    {
+                        "description": "The new workflow",
+                        "name": "workflow",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/workflow.Input"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workflow.Workflow"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The new version, quoted"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_workflow, or a malformed body",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/apierror.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "error": {
+                                            "allOf": [
+                                                {
+                                                    "$ref": "#/definitions/apierror.Error"
+                                                },
+                                                {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "details": {
+                                                            "$ref": "#/definitions/workflow.Validation"
+                                                        }
+                                                    }
+                                                }
+                                            ]
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "Stale version",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/apierror.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "error": {
+                                            "allOf": [
+                                                {
+                                                    "$ref": "#/definitions/apierror.Error"
+                                                },
+                                                {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "details": {
+                                                            "$ref": "#/definitions/httpapi.ConflictDetails"
+                                                        }
+                                                    }
+                                                }
+                                            ]
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                    "413": {
+                        "description": "Request Entity Too Large",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "428": {
+                        "description": "Neither If-Match nor version given",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Deletes a workflow and the workspace it owns. Only the owner or an admin may (403). With If-Match, a stale version is a 409 and nothing is deleted. A catalog resource it was published as stays in the catalog.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workflows"
+                ],
+                "summary": "Delete a workflow",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Workflow id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The ETag of the version being deleted",
+                        "name": "If-Match",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "Stale version",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/apierror.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "error": {
+                                            "allOf": [
+                                                {
+                                                    "$ref": "#/definitions/apierror.Error"
+                                                },
+                                                {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "details": {
+                                                            "$ref": "#/definitions/httpapi.ConflictDetails"
+                                                        }
+                                                    }
+                                                }
+                                            ]
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    }
+                }
+            }
+        },
+        "/workflows/{id}/duplicate": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Copies a workflow the caller may read into a new workflow owned by the caller, named as given or \"\u003cname\u003e (copy)\". The copy is validated as the caller's (resources the caller may not see are problems).",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workflows"
+                ],
+                "summary": "Duplicate a workflow",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Workflow id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The copy's name",
+                        "name": "duplicate",
+                        "in": "body",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.DuplicateInput"
+                        }
+                    },
+                    {
+                        "type": "string",
+                        "description": "Any unique string (a UUID) that makes a retry safe",
+                        "name": "Idempotency-Key",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/workflow.Workflow"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The copy's version, quoted"
+                            },
+                            "Location": {
+                                "type": "string",
+                                "description": "The copy's URL"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/apierror.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "error": {
+                                            "allOf": [
+                                                {
+                                                    "$ref": "#/definitions/apierror.Error"
+                                                },
+                                                {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "details": {
+                                                            "$ref": "#/definitions/workflow.Validation"
+                                                        }
+                                                    }
+                                                }
+                                            ]
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/workflows/{id}/export": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Returns the workflow in portable form (format opencloud.workflow/v1) as an attachment named \"\u003cname\u003e.json\": every reference carries its peer, so that importing it on another peer keeps pointing at the same resources.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workflows"
+                ],
+                "summary": "Export a workflow",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Workflow id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/workflow.Export"
+                        },
+                        "headers": {
+                            "Content-Disposition": {
+                                "type": "string",
+                                "description": "attachment; filename=\\\"\u003cname\u003e.json\\"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/workflows/{id}/publish": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Offers the workflow in the catalog as a resource of kind workflow, with the workflow's name, description and tags and the given visibility, groups, short description, license and pricing: created the first time (201), updated after (200). The catalog's answer is returned; its refusals (a missing group list…) are passed on. Only the owner or an admin may publish.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workflows"
+                ],
+                "summary": "Publish a workflow to the catalog",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Workflow id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "How to offer it",
+                        "name": "publish",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/workflow.Publish"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Updated",
+                        "schema": {
+                            "$ref": "#/definitions/resource.Resource"
+                        }
+                    },
+                    "201": {
+                        "description": "Published for the first time",
+                        "schema": {
+                            "$ref": "#/definitions/resource.Resource"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "The catalog could not be reached",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        }
+    },
+    "definitions": {
+        "apierror.Envelope": {
+            "type": "object",
+            "properties": {
+                "error": {
+                    "$ref": "#/definitions/apierror.Error"
+                }
+            }
+        },
+        "apierror.Error": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "type": "string"
+                },
+                "details": {},
+                "message": {
+                    "type": "string"
+                }
+            }
+        },
+        "httpapi.ConflictDetails": {
+            "type": "object",
+            "properties": {
+                "current_version": {
+                    "type": "integer",
+                    "example": 4
+                }
+            }
+        },
+        "httpapi.DuplicateInput": {
+            "type": "object",
+            "properties": {
+                "name": {
+                    "description": "Name of the copy; default \"\u003cname\u003e (copy)\".",
+                    "type": "string",
+                    "example": "NDVI over Lyon"
+                }
+            }
+        },
+        "resource.Compute": {
+            "type": "object",
+            "required": [
+                "architecture",
+                "cluster_ref"
+            ],
+            "properties": {
+                "architecture": {
+                    "type": "string",
+                    "enum": [
+                        "amd64",
+                        "arm64",
+                        "arm",
+                        "ppc64le",
+                        "s390x",
+                        "riscv64"
+                    ],
+                    "example": "amd64"
+                },
+                "carbon_intensity": {
+                    "description": "CarbonIntensity is in grams of CO2-equivalent per kWh.",
+                    "type": "number",
+                    "minimum": 0,
+                    "example": 56
+                },
+                "cluster_ref": {
+                    "description": "ClusterRef names the cluster in oc-datacenter.",
+                    "type": "string",
+                    "example": "edge-paris-1"
+                },
+                "country": {
+                    "description": "Country is an ISO 3166-1 alpha-2 country code.",
+                    "type": "string",
+                    "example": "FR"
+                },
+                "cpu_cores": {
+                    "type": "integer",
+                    "minimum": 0
+                },
+                "gpu_model": {
+                    "type": "string"
+                },
+                "gpus": {
+                    "type": "integer",
+                    "minimum": 0
+                },
+                "location": {
+                    "description": "Location is a free description of the site (\"Paris, DC2\").",
+                    "type": "string"
+                },
+                "memory_bytes": {
+                    "type": "integer",
+                    "minimum": 0
+                },
+                "security_standards": {
+                    "description": "SecurityStandards the site is certified for (\"ISO27001\", \"SecNumCloud\", \"HDS\").",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                }
+            }
+        },
+        "resource.Data": {
+            "type": "object",
+            "required": [
+                "location"
+            ],
+            "properties": {
+                "format": {
+                    "description": "Format is the media type or a short format name.",
+                    "type": "string",
+                    "example": "geotiff"
+                },
+                "jurisdiction": {
+                    "description": "Jurisdiction is an ISO 3166-1 alpha-2 country code, or \"EU\".",
+                    "type": "string",
+                    "example": "FR"
+                },
+                "location": {
+                    "description": "Location is where the data lives: a URL (s3://, https://, ...) or a path in a storage resource.",
+                    "type": "string",
+                    "example": "s3://tiles/2024/"
+                },
+                "personal_data": {
+                    "description": "PersonalData says the set holds personal data (GDPR), which restricts where it may be processed.",
+                    "type": "boolean"
+                },
+                "size_bytes": {
+                    "type": "integer",
+                    "minimum": 0
+                }
+            }
+        },
+        "resource.Encryption": {
+            "type": "string",
+            "enum": [
+                "none",
+                "sse-s3",
+                "sse-kms",
+                "sse-c",
+                "client-side"
+            ],
+            "x-enum-varnames": [
+                "EncryptionNone",
+                "EncryptionSSES3",
+                "EncryptionSSEKMS",
+                "EncryptionSSEC",
+                "EncryptionClient"
+            ]
+        },
+        "resource.Kind": {
+            "type": "string",
+            "enum": [
+                "data",
+                "processing",
+                "storage",
+                "compute",
+                "workflow"
+            ],
+            "x-enum-varnames": [
+                "KindData",
+                "KindProcessing",
+                "KindStorage",
+                "KindCompute",
+                "KindWorkflow"
+            ]
+        },
+        "resource.Period": {
+            "type": "string",
+            "enum": [
+                "day",
+                "week",
+                "month",
+                "year"
+            ],
+            "x-enum-varnames": [
+                "Day",
+                "Week",
+                "Month",
+                "Year"
+            ]
+        },
+        "resource.Pricing": {
+            "type": "object",
+            "required": [
+                "model"
+            ],
+            "properties": {
+                "amount": {
+                    "description": "Amount per unit of Model, in Currency; \u003e= 0.",
+                    "type": "number",
+                    "example": 0.12
+                },
+                "currency": {
+                    "description": "Currency is an ISO 4217 code; required unless the model is free.",
+                    "type": "string",
+                    "example": "EUR"
+                },
+                "model": {
+                    "enum": [
+                        "free",
+                        "per_use",
+                        "per_hour",
+                        "per_gb",
+                        "subscription"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.PricingModel"
+                        }
+                    ],
+                    "example": "per_hour"
+                },
+                "period": {
+                    "description": "Period is required for a subscription and refused otherwise.",
+                    "enum": [
+                        "day",
+                        "week",
+                        "month",
+                        "year"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Period"
+                        }
+                    ]
+                }
+            }
+        },
+        "resource.PricingModel": {
+            "type": "string",
+            "enum": [
+                "free",
+                "per_use",
+                "per_hour",
+                "per_gb",
+                "subscription"
+            ],
+            "x-enum-comments": {
+                "PerGB": "each gigabyte stored or transferred",
+                "PerHour": "each hour of use",
+                "PerUse": "each execution that uses the resource",
+                "Subscription": "a flat amount every Period"
+            },
+            "x-enum-descriptions": [
+                "",
+                "each execution that uses the resource",
+                "each hour of use",
+                "each gigabyte stored or transferred",
+                "a flat amount every Period"
+            ],
+            "x-enum-varnames": [
+                "Free",
+                "PerUse",
+                "PerHour",
+                "PerGB",
+                "Subscription"
+            ]
+        },
+        "resource.Processing": {
+            "type": "object",
+            "required": [
+                "image"
+            ],
+            "properties": {
+                "args": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "command": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "env": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "string"
+                    }
+                },
+                "image": {
+                    "type": "string",
+                    "example": "ghcr.io/acme/ndvi:1.2.0"
+                },
+                "open_source": {
+                    "description": "OpenSource says the image's source code is published.",
+                    "type": "boolean"
+                },
+                "ports": {
+                    "type": "array",
+                    "items": {
+                        "type": "integer"
+                    }
+                },
+                "requests": {
+                    "$ref": "#/definitions/resource.Requests"
+                }
+            }
+        },
+        "resource.Ref": {
+            "type": "object",
+            "required": [
+                "id"
+            ],
+            "properties": {
+                "id": {
+                    "description": "ID is the resource's id in the owning peer's catalog.",
+                    "type": "string",
+                    "example": "3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"
+                },
+                "peer": {
+                    "description": "Peer is the id of the owning peer (its OC_PEER_ID). A service\nreceiving \"\" stores this peer's own id instead.",
+                    "type": "string",
+                    "example": "local"
+                }
+            }
+        },
+        "resource.Requests": {
+            "type": "object",
+            "properties": {
+                "cpu_millicores": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "example": 500
+                },
+                "gpus": {
+                    "type": "integer",
+                    "minimum": 0
+                },
+                "memory_bytes": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "example": 536870912
+                }
+            }
+        },
+        "resource.Resource": {
+            "type": "object",
+            "properties": {
+                "compute": {
+                    "$ref": "#/definitions/resource.Compute"
+                },
+                "created_at": {
+                    "type": "string"
+                },
+                "creator": {
+                    "description": "Creator is the subject of the user who created it.",
+                    "type": "string"
+                },
+                "data": {
+                    "$ref": "#/definitions/resource.Data"
+                },
+                "description": {
+                    "type": "string"
+                },
+                "groups": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "id": {
+                    "type": "string",
+                    "example": "3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"
+                },
+                "kind": {
+                    "enum": [
+                        "data",
+                        "processing",
+                        "storage",
+                        "compute",
+                        "workflow"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Kind"
+                        }
+                    ]
+                },
+                "license": {
+                    "type": "string"
+                },
+                "logo": {
+                    "type": "string"
+                },
+                "name": {
+                    "type": "string"
+                },
+                "owners": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "peer_id": {
+                    "description": "PeerID is the peer that owns and serves the resource.",
+                    "type": "string",
+                    "example": "local"
+                },
+                "pricing": {
+                    "$ref": "#/definitions/resource.Pricing"
+                },
+                "processing": {
+                    "$ref": "#/definitions/resource.Processing"
+                },
+                "short_description": {
+                    "type": "string"
+                },
+                "storage": {
+                    "$ref": "#/definitions/resource.Storage"
+                },
+                "tags": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "updated_at": {
+                    "type": "string"
+                },
+                "version": {
+                    "description": "Version is 1 on creation and grows by one on every change; it is the ETag.",
+                    "type": "integer",
+                    "example": 1
+                },
+                "visibility": {
+                    "enum": [
+                        "public",
+                        "partners",
+                        "groups",
+                        "private"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Visibility"
+                        }
+                    ]
+                },
+                "workflow": {
+                    "$ref": "#/definitions/resource.Workflow"
+                }
+            }
+        },
+        "resource.Storage": {
+            "type": "object",
+            "required": [
+                "bucket",
+                "endpoint"
+            ],
+            "properties": {
+                "bucket": {
+                    "type": "string",
+                    "example": "shared-results"
+                },
+                "capacity_bytes": {
+                    "type": "integer",
+                    "minimum": 0
+                },
+                "encryption": {
+                    "description": "Encryption defaults to \"none\".",
+                    "enum": [
+                        "none",
+                        "sse-s3",
+                        "sse-kms",
+                        "sse-c",
+                        "client-side"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Encryption"
+                        }
+                    ]
+                },
+                "endpoint": {
+                    "description": "Endpoint is the http(s) URL of the S3 API.",
+                    "type": "string",
+                    "example": "https://s3.example.org"
+                },
+                "jurisdiction": {
+                    "description": "Jurisdiction is an ISO 3166-1 alpha-2 country code, or \"EU\".",
+                    "type": "string",
+                    "example": "FR"
+                },
+                "region": {
+                    "type": "string",
+                    "example": "eu-west-3"
+                }
+            }
+        },
+        "resource.Visibility": {
+            "type": "string",
+            "enum": [
+                "public",
+                "partners",
+                "groups",
+                "private"
+            ],
+            "x-enum-varnames": [
+                "Public",
+                "Partners",
+                "Groups",
+                "Private"
+            ]
+        },
+        "resource.Workflow": {
+            "type": "object",
+            "required": [
+                "workflow_id"
+            ],
+            "properties": {
+                "workflow_id": {
+                    "description": "WorkflowID is the workflow's id in oc-workflow.",
+                    "type": "string",
+                    "example": "6b0e3c6c-4d0a-4d21-9a43-0e4c1d7b9f10"
+                }
+            }
+        },
+        "workflow.Export": {
+            "type": "object",
+            "required": [
+                "format",
+                "name"
+            ],
+            "properties": {
+                "description": {
+                    "type": "string"
+                },
+                "exported_at": {
+                    "type": "string"
+                },
+                "exported_by": {
+                    "description": "the exporting peer",
+                    "type": "string",
+                    "example": "local"
+                },
+                "format": {
+                    "type": "string",
+                    "example": "opencloud.workflow/v1"
+                },
+                "graph": {
+                    "$ref": "#/definitions/workflow.Graph"
+                },
+                "name": {
+                    "type": "string"
+                },
+                "tags": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                }
+            }
+        },
+        "workflow.Graph": {
+            "type": "object",
+            "properties": {
+                "links": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workflow.Link"
+                    }
+                },
+                "nodes": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workflow.Node"
+                    }
+                }
+            }
+        },
+        "workflow.Input": {
+            "type": "object",
+            "required": [
+                "name"
+            ],
+            "properties": {
+                "description": {
+                    "type": "string"
+                },
+                "graph": {
+                    "$ref": "#/definitions/workflow.Graph"
+                },
+                "name": {
+                    "description": "Name: 1 to 200 characters.",
+                    "type": "string",
+                    "example": "NDVI over Paris"
+                },
+                "tags": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "version": {
+                    "description": "Version, on a replace, is the version being replaced (an alternative\nto If-Match). Refused on create.",
+                    "type": "integer"
+                }
+            }
+        },
+        "workflow.Link": {
+            "type": "object",
+            "required": [
+                "from",
+                "id",
+                "kind",
+                "to"
+            ],
+            "properties": {
+                "destination": {
+                    "description": "Destination is, on a storage_read link, the path in the container the\ndata lands at; on a storage_write link, the key or prefix in the bucket.",
+                    "type": "string",
+                    "example": "results/ndvi.tif"
+                },
+                "from": {
+                    "type": "string",
+                    "example": "ndvi"
+                },
+                "id": {
+                    "description": "ID is unique among links: 1 to 64 characters of A-Z a-z 0-9 _ . -",
+                    "type": "string",
+                    "example": "l1"
+                },
+                "kind": {
+                    "enum": [
+                        "data",
+                        "dependency",
+                        "storage_read",
+                        "storage_write",
+                        "compute"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/workflow.LinkKind"
+                        }
+                    ]
+                },
+                "source": {
+                    "description": "Source is, on a storage_read link, the key or prefix read in the\nbucket; on a storage_write link, the path in the container written out.",
+                    "type": "string",
+                    "example": "/out/ndvi.tif"
+                },
+                "to": {
+                    "type": "string",
+                    "example": "k8s"
+                }
+            }
+        },
+        "workflow.LinkKind": {
+            "type": "string",
+            "enum": [
+                "data",
+                "dependency",
+                "storage_read",
+                "storage_write",
+                "compute"
+            ],
+            "x-enum-varnames": [
+                "LinkData",
+                "LinkDependency",
+                "LinkStorageRead",
+                "LinkStorageWrite",
+                "LinkCompute"
+            ]
+        },
+        "workflow.Node": {
+            "type": "object",
+            "required": [
+                "id",
+                "kind"
+            ],
+            "properties": {
+                "id": {
+                    "description": "ID is unique in the graph: 1 to 64 characters of A-Z a-z 0-9 _ . -",
+                    "type": "string",
+                    "example": "ndvi"
+                },
+                "kind": {
+                    "description": "Kind is the kind of the referenced resource; a workflow cannot be a node.",
+                    "enum": [
+                        "data",
+                        "processing",
+                        "storage",
+                        "compute"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Kind"
+                        }
+                    ],
+                    "example": "processing"
+                },
+                "name": {
+                    "description": "Name is the label the editor shows; default: the resource's name.",
+                    "type": "string"
+                },
+                "position": {
+                    "$ref": "#/definitions/workflow.Position"
+                },
+                "resource": {
+                    "description": "Resource is the resource the node stands for, on any peer.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Ref"
+                        }
+                    ]
+                }
+            }
+        },
+        "workflow.Page": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workflow.Workflow"
+                    }
+                },
+                "limit": {
+                    "type": "integer"
+                },
+                "offset": {
+                    "type": "integer"
+                },
+                "total": {
+                    "type": "integer"
+                }
+            }
+        },
+        "workflow.Position": {
+            "type": "object",
+            "properties": {
+                "x": {
+                    "type": "number"
+                },
+                "y": {
+                    "type": "number"
+                }
+            }
+        },
+        "workflow.Problem": {
+            "type": "object",
+            "properties": {
+                "area": {
+                    "description": "Area and Rule name the collaborative area and rule of a rule_broken.",
+                    "type": "string"
+                },
+                "code": {
+                    "type": "string",
+                    "example": "no_compute"
+                },
+                "field": {
+                    "description": "Field is the JSON path of the field concerned (\"graph.nodes[3].id\").",
+                    "type": "string"
+                },
+                "link": {
+                    "description": "Link is the id of the link concerned, if one is.",
+                    "type": "string"
+                },
+                "message": {
+                    "description": "Message says what is wrong and what to change.",
+                    "type": "string",
+                    "example": "processing \"ndvi\" has no compute: add one compute link from it to a compute node"
+                },
+                "node": {
+                    "description": "Node is the id of the node concerned, if one is.",
+                    "type": "string",
+                    "example": "ndvi"
+                },
+                "path": {
+                    "description": "Path is, for a cycle, the node ids around the loop, the first repeated last.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "rule": {
+                    "type": "string"
+                }
+            }
+        },
+        "workflow.Publish": {
+            "type": "object",
+            "properties": {
+                "groups": {
+                    "description": "Groups is required when Visibility is \"groups\".",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "license": {
+                    "type": "string"
+                },
+                "pricing": {
+                    "$ref": "#/definitions/resource.Pricing"
+                },
+                "short_description": {
+                    "description": "ShortDescription and Pricing go to the catalog resource as they are;\nthe name, description and tags are the workflow's.",
+                    "type": "string"
+                },
+                "visibility": {
+                    "enum": [
+                        "public",
+                        "partners",
+                        "groups",
+                        "private"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Visibility"
+                        }
+                    ],
+                    "example": "partners"
+                }
+            }
+        },
+        "workflow.Validation": {
+            "type": "object",
+            "properties": {
+                "problems": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workflow.Problem"
+                    }
+                },
+                "valid": {
+                    "type": "boolean"
+                },
+                "warnings": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workflow.Problem"
+                    }
+                }
+            }
+        },
+        "workflow.Workflow": {
+            "type": "object",
+            "properties": {
+                "created_at": {
+                    "type": "string"
+                },
+                "description": {
+                    "type": "string"
+                },
+                "graph": {
+                    "$ref": "#/definitions/workflow.Graph"
+                },
+                "id": {
+                    "type": "string",
+                    "example": "6b0e3c6c-4d0a-4d21-9a43-0e4c1d7b9f10"
+                },
+                "name": {
+                    "type": "string"
+                },
+                "owner": {
+                    "description": "Owner is the subject of the user who owns it (the creator).",
+                    "type": "string"
+                },
+                "published_as": {
+                    "description": "PublishedAs is the id of the catalog resource this workflow was\npublished as, if it was.",
+                    "type": "string"
+                },
+                "tags": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "updated_at": {
+                    "type": "string"
+                },
+                "version": {
+                    "description": "Version is 1 on creation and grows by one on every change; it is the ETag.",
+                    "type": "integer",
+                    "example": 1
+                },
+                "warnings": {
+                    "description": "Warnings are what could not be checked now (a partner's resource\nwhile its peer is unreachable); they do not stop a save.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workflow.Problem"
+                    }
+                },
+                "workspace_id": {
+                    "description": "WorkspaceID is the workspace holding exactly the resources the graph\nuses, kept in step by oc-workflow (named \"\u003cname\u003e_workspace\").",
+                    "type": "string"
+                },
+                "workspace_in_sync": {
+                    "description": "WorkspaceInSync is false when the last change could not be carried to\nthe workspace; the next read or write by the owner retries it.",
+                    "type": "boolean"
+                }
+            }
+        }
+    },
     "securityDefinitions": {
         "BearerAuth": {
+            "description": "\"Bearer \" followed by an access token from /auth.",
             "type": "apiKey",
             "name": "Authorization",
             "in": "header"
@@ -26,12 +1869,12 @@ const docTemplateworkflow = `{
 
 // SwaggerInfoworkflow holds exported Swagger Info so clients can modify it
 var SwaggerInfoworkflow = &swag.Spec{
-	Version:          "0.1",
+	Version:          "1.0",
 	Host:             "",
-	BasePath:         "/",
+	BasePath:         "/workflow",
 	Schemes:          []string{},
 	Title:            "OpenCloud workflow API",
-	Description:      "Workflow graphs and their validation. The API arrives with the workflow-design issue.",
+	Description:      "Workflow graphs — data, processings, storages and computes joined by links — with their validation (every problem at once, with the node or link concerned and what to change), the rules of the collaborative areas sharing them, export and import, and publication to the catalog. Every route needs a bearer token from oc-auth; errors are {\"error\": {\"code\", \"message\", \"details\"}}.",
 	InfoInstanceName: "workflow",
 	SwaggerTemplate:  docTemplateworkflow,
 	LeftDelim:        "{{",
