@@ -29,7 +29,10 @@ import sys
 s = open("README.md").read()
 i = s.index("```sh\n", s.index("## A first session with curl"))
 i = s.index("```sh\n", i + 1) + len("```sh\n")  # the second block: the session itself
-open(sys.argv[1], "w").write(s[i:s.index("```\n", i)])
+block = s[i:s.index("```\n", i)]
+j = s.index("```sh\n", s.index("## Design a workflow with curl")) + len("```sh\n")  # continues the session
+block += "echo '== design'\n" + s[j:s.index("```\n", j)]
+open(sys.argv[1], "w").write(block)
 PY
 sed -i "s#^export OC_URL=http://localhost:8000\$#export OC_URL=$url#" "$work/block.sh"
 out=$(bash "$work/block.sh" 2>&1) || { echo "$out"; echo "readme-check: the README session failed" >&2; exit 1; }
@@ -45,5 +48,10 @@ expect "\"issuer\":\"$url/auth\"" "the discovery document"
 expect '"total":1,"limit":20,"offset":0}' "the list with the created resource"
 expect '"description":"2025 campaign"' "the patched resource"
 expect '"code":"version_conflict"' "a 409 on the stale If-Match"
-[ "$(tail -n1 <<<"$out")" = 204 ] || { echo "readme-check: the delete did not answer 204" >&2; exit 1; }
+[ "$(sed -n '/^== design$/{x;p;q};h' <<<"$out")" = 204 ] || { echo "readme-check: the delete did not answer 204" >&2; exit 1; }
+expect '"name":"ndvi-paris_workspace"' "the workflow's own workspace"
+expect '"code":"dangling_link"' "the dangling link of the draft"
+expect '"code":"no_compute"' "the processing without compute of the draft"
+expect '"type":"item.shared"' "the area's history with the shared workflow"
+grep -qx 200 <<<"$out" || { echo "readme-check: sharing the workflow in the area did not answer 200" >&2; exit 1; }
 echo "readme-check: the README's curl session runs as written"
