@@ -1479,7 +1479,7 @@ const docTemplateworkspace = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Replaces the workspace's name, description and resources. The version replaced is required, in If-Match or as \"version\" in the body: without it 428, stale 409 with the current version in details. Only the owner or an admin may (403; members of areas it is shared in may only read it). The resources of a workspace a workflow owns follow the workflow: omit them or send them unchanged, else 409 managed_by_workflow.",
+                "description": "Replaces the workspace's name, description and resources. The version replaced is required, in If-Match or as \"version\" in the body: without it 428, stale 409 with the current version in details. Only the owner or an admin may (403; members of areas it is shared in may only read it). The resources of a workspace a workflow owns follow the workflow: omit them or send them unchanged, else 409 managed_by_workflow. A workspace shared in collaborative areas may not take in a resource breaking one of their rules: 409 rule_broken naming the rules, nothing written.",
                 "consumes": [
                     "application/json"
                 ],
@@ -1552,7 +1552,7 @@ const docTemplateworkspace = `{
                         }
                     },
                     "409": {
-                        "description": "Stale version (version_conflict), or managed_by_workflow",
+                        "description": "Stale version (version_conflict), managed_by_workflow, or rule_broken",
                         "schema": {
                             "allOf": [
                                 {
@@ -1750,7 +1750,7 @@ const docTemplateworkspace = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Adds one reference (an empty peer is this peer). Adding one already there changes nothing; both answer 200 with the workspace. No If-Match needed: a concurrent change is retried. A workspace a workflow owns refuses it (409 managed_by_workflow).",
+                "description": "Adds one reference (an empty peer is this peer). Adding one already there changes nothing; both answer 200 with the workspace. No If-Match needed: a concurrent change is retried. A workspace a workflow owns refuses it (409 managed_by_workflow); so does a workspace shared in a collaborative area whose rules the resource breaks (409 rule_broken naming the rules, with the violations in details).",
                 "consumes": [
                     "application/json"
                 ],
@@ -1811,7 +1811,7 @@ const docTemplateworkspace = `{
                         }
                     },
                     "409": {
-                        "description": "managed_by_workflow",
+                        "description": "managed_by_workflow, or rule_broken",
                         "schema": {
                             "allOf": [
                                 {

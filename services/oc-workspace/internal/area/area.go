@@ -640,11 +640,23 @@ func (s *Service) CheckWorkflow(ctx context.Context, p authn.Principal, in wire.
 	if err := probs.Err(); err != nil {
 		return wire.Report{}, err
 	}
-	usage := workflow.Usage{Resources: refs, Writes: writes}
-	ref := resource.Ref{Peer: s.peerID, ID: in.WorkflowID}
-	recs, _, err := s.repo.Find(ctx, Query{Workflow: Key(ref)})
+	return s.checkHolders(ctx, p, wire.SharedWorkflow, in.WorkflowID, workflow.Usage{Resources: refs, Writes: writes})
+}
+
+// CheckWorkspace evaluates the resources workspace workspaceID would hold
+// against the rules of every area sharing it: a shared workspace may not
+// take in what its areas refuse. refs are normalised already.
+func (s *Service) CheckWorkspace(ctx context.Context, p authn.Principal, workspaceID string, refs []resource.Ref) (wire.Report, error) {
+	return s.checkHolders(ctx, p, wire.SharedWorkspace, workspaceID, workflow.Usage{Resources: refs, Writes: []resource.Ref{}})
+}
+
+// checkHolders evaluates usage as the new usage of this peer's item id
+// against the rules of every area holding it.
+func (s *Service) checkHolders(ctx context.Context, p authn.Principal, kind wire.SharedKind, id string, usage workflow.Usage) (wire.Report, error) {
+	ref := resource.Ref{Peer: s.peerID, ID: id}
+	recs, err := s.holders(ctx, kind, ref)
 	if err != nil {
-		return wire.Report{}, fmt.Errorf("areas of workflow %s: %w", in.WorkflowID, err)
+		return wire.Report{}, err
 	}
 	report := wire.Report{Violations: []wire.Violation{}, Unchecked: []wire.Unchecked{}}
 	if len(recs) == 0 {
@@ -654,10 +666,10 @@ func (s *Service) CheckWorkflow(ctx context.Context, p authn.Principal, in wire.
 	seen := map[resource.Ref]bool{}
 	for _, r := range recs {
 		var snap []Fact
-		if i := slices.IndexFunc(r.Items, func(x Item) bool { return x.Kind == wire.SharedWorkflow && x.Ref == ref }); i >= 0 {
+		if i := slices.IndexFunc(r.Items, func(x Item) bool { return x.Kind == kind && x.Ref == ref }); i >= 0 {
 			snap = r.Items[i].Facts
 		}
-		vs, un := Evaluate(s.book(r), Subject{Kind: wire.SharedWorkflow, Usage: usage, Snapshot: snap}, known)
+		vs, un := Evaluate(s.book(r), Subject{Kind: kind, Usage: usage, Snapshot: snap}, known)
 		report.Violations = append(report.Violations, vs...)
 		for _, u := range un {
 			if !seen[u.Resource] {
@@ -669,34 +681,56 @@ func (s *Service) CheckWorkflow(ctx context.Context, p authn.Principal, in wire.
 	return report, nil
 }
 
+// holders returns the areas holding item ref of the given kind.
+func (s *Service) holders(ctx context.Context, kind wire.SharedKind, ref resource.Ref) ([]Record, error) {
+	q := Query{Workflow: Key(ref)}
+	if kind == wire.SharedWorkspace {
+		q = Query{Workspace: Key(ref)}
+	}
+	recs, _, err := s.repo.Find(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("areas holding %s %s: %w", kind, ref, err)
+	}
+	return recs, nil
+}
+
 // workflowMaxNodes bounds a usage's references as a graph bounds its nodes.
 const workflowMaxNodes = workflow.MaxNodes
 
 // WorkflowChanged keeps the areas holding workflow w in step with it: its
 // name and usage (w deleted: the item is removed). by is who changed it.
 func (s *Service) WorkflowChanged(ctx context.Context, by string, w workflow.Workflow, deleted bool) error {
-	ref := resource.Ref{Peer: s.peerID, ID: w.ID}
-	recs, _, err := s.repo.Find(ctx, Query{Workflow: Key(ref)})
+	return s.itemChanged(ctx, by, wire.SharedWorkflow, w.ID, w.Name, workflow.UsageOf(w.Graph), deleted)
+}
+
+// WorkspaceChanged keeps the areas sharing workspace w in step with it, as
+// WorkflowChanged does for workflows.
+func (s *Service) WorkspaceChanged(ctx context.Context, by string, w wire.Workspace, deleted bool) error {
+	return s.itemChanged(ctx, by, wire.SharedWorkspace, w.ID, w.Name, usageOfWorkspace(w), deleted)
+}
+
+func (s *Service) itemChanged(ctx context.Context, by string, kind wire.SharedKind, id, name string, usage workflow.Usage, deleted bool) error {
+	ref := resource.Ref{Peer: s.peerID, ID: id}
+	recs, err := s.holders(ctx, kind, ref)
 	if err != nil {
-		return fmt.Errorf("areas of workflow %s: %w", w.ID, err)
+		return err
 	}
-	usage := workflow.UsageOf(w.Graph)
 	var failed []error
 	for _, rec := range recs {
 		_, err := s.change(ctx, rec.ID, by, 0, func(Record) error { return nil }, func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
-			i := slices.IndexFunc(r.Items, func(x Item) bool { return x.Kind == wire.SharedWorkflow && x.Ref == ref })
+			i := slices.IndexFunc(r.Items, func(x Item) bool { return x.Kind == kind && x.Ref == ref })
 			if i < 0 {
 				return "", nil, nil
 			}
 			if deleted {
 				r.Items = slices.Delete(r.Items, i, i+1)
-				return wire.OpUnshared, map[string]any{"kind": wire.SharedWorkflow, "ref": ref}, nil
+				return wire.OpUnshared, map[string]any{"kind": kind, "ref": ref}, nil
 			}
 			it := r.Items[i]
-			if it.Name == w.Name && sameUsage(it.Usage, usage) {
+			if it.Name == name && sameUsage(it.Usage, usage) {
 				return "", nil, nil
 			}
-			it.Name, it.Usage, it.Stamp = w.Name, usage, st
+			it.Name, it.Usage, it.Stamp = name, usage, st
 			r.Items[i] = it
 			return wire.OpItemUpdated, it.Shared, nil
 		})

@@ -172,7 +172,7 @@ func (h *Handler) workspaceResources(c *gin.Context) {
 // replaceWorkspace godoc
 //
 //	@Summary		Replace a workspace
-//	@Description	Replaces the workspace's name, description and resources. The version replaced is required, in If-Match or as "version" in the body: without it 428, stale 409 with the current version in details. Only the owner or an admin may (403; members of areas it is shared in may only read it). The resources of a workspace a workflow owns follow the workflow: omit them or send them unchanged, else 409 managed_by_workflow.
+//	@Description	Replaces the workspace's name, description and resources. The version replaced is required, in If-Match or as "version" in the body: without it 428, stale 409 with the current version in details. Only the owner or an admin may (403; members of areas it is shared in may only read it). The resources of a workspace a workflow owns follow the workflow: omit them or send them unchanged, else 409 managed_by_workflow. A workspace shared in collaborative areas may not take in a resource breaking one of their rules: 409 rule_broken naming the rules, nothing written.
 //	@Tags			workspaces
 //	@Accept			json
 //	@Produce		json
@@ -186,7 +186,7 @@ func (h *Handler) workspaceResources(c *gin.Context) {
 //	@Failure		401			{object}	apierror.Envelope
 //	@Failure		403			{object}	apierror.Envelope
 //	@Failure		404			{object}	apierror.Envelope
-//	@Failure		409			{object}	apierror.Envelope{error=apierror.Error{details=ConflictDetails}}	"Stale version (version_conflict), or managed_by_workflow"
+//	@Failure		409			{object}	apierror.Envelope{error=apierror.Error{details=ConflictDetails}}	"Stale version (version_conflict), managed_by_workflow, or rule_broken"
 //	@Failure		428			{object}	apierror.Envelope	"Neither If-Match nor version given"
 //	@Router			/workspaces/{id} [put]
 func (h *Handler) replaceWorkspace(c *gin.Context) {
@@ -255,7 +255,7 @@ func (h *Handler) deleteWorkspace(c *gin.Context) {
 // addResource godoc
 //
 //	@Summary		Add a resource to a workspace
-//	@Description	Adds one reference (an empty peer is this peer). Adding one already there changes nothing; both answer 200 with the workspace. No If-Match needed: a concurrent change is retried. A workspace a workflow owns refuses it (409 managed_by_workflow).
+//	@Description	Adds one reference (an empty peer is this peer). Adding one already there changes nothing; both answer 200 with the workspace. No If-Match needed: a concurrent change is retried. A workspace a workflow owns refuses it (409 managed_by_workflow); so does a workspace shared in a collaborative area whose rules the resource breaks (409 rule_broken naming the rules, with the violations in details).
 //	@Tags			workspaces
 //	@Accept			json
 //	@Produce		json
@@ -267,7 +267,7 @@ func (h *Handler) deleteWorkspace(c *gin.Context) {
 //	@Failure		401	{object}	apierror.Envelope
 //	@Failure		403	{object}	apierror.Envelope
 //	@Failure		404	{object}	apierror.Envelope
-//	@Failure		409	{object}	apierror.Envelope{error=apierror.Error{details=ManagedDetails}}	"managed_by_workflow"
+//	@Failure		409	{object}	apierror.Envelope{error=apierror.Error{details=ManagedDetails}}	"managed_by_workflow, or rule_broken"
 //	@Router			/workspaces/{id}/resources [post]
 func (h *Handler) addResource(c *gin.Context) {
 	p, ok := principal(c)

@@ -55,6 +55,12 @@ type Sharing interface {
 	// AreaWorkspaceIDs returns the ids of this peer's workspaces shared in
 	// area areaID; errs.ErrNotFound unless p may read the area.
 	AreaWorkspaceIDs(ctx context.Context, p authn.Principal, areaID string) ([]string, error)
+	// CheckWorkspace evaluates the resources workspace id would hold against
+	// the rules of the areas sharing it, with facts the catalog gives p.
+	CheckWorkspace(ctx context.Context, p authn.Principal, id string, refs []resource.Ref) (wire.Report, error)
+	// WorkspaceChanged carries a committed change of w (or its deletion) to
+	// the areas sharing it. by is who made it.
+	WorkspaceChanged(ctx context.Context, by string, w wire.Workspace, deleted bool) error
 }
 
 // Events publishes facts after they are committed to the store.
@@ -305,6 +311,9 @@ func (s *Service) update(ctx context.Context, p authn.Principal, id string, want
 		if !changed {
 			return cur.Workspace, nil
 		}
+		if err := s.checkAreas(ctx, p, cur, next); err != nil {
+			return wire.Workspace{}, err
+		}
 		next.UpdatedAt = s.now()
 		v, err := s.repo.Replace(ctx, next, cur.Version)
 		if errors.Is(err, errs.ErrVersionConflict) || errors.Is(err, errs.ErrNotFound) {
@@ -318,7 +327,39 @@ func (s *Service) update(ctx context.Context, p authn.Principal, id string, want
 		}
 		next.Version = v
 		s.publish(ctx, event.WorkspaceUpdated, p, next.Workspace)
+		s.areasFollow(ctx, p, next.Workspace, false)
 		return next.Workspace, nil
+	}
+}
+
+// checkAreas refuses a change that brings into workspace cur resources
+// breaking a rule of an area sharing it (errs.RuleBroken); removing
+// resources breaks no rule, so it is not checked.
+func (s *Service) checkAreas(ctx context.Context, p authn.Principal, cur, next Record) error {
+	if s.sharing == nil || !slices.ContainsFunc(next.Resources, func(e wire.Entry) bool {
+		return !slices.ContainsFunc(cur.Resources, func(c wire.Entry) bool { return c.Ref == e.Ref })
+	}) {
+		return nil
+	}
+	report, err := s.sharing.CheckWorkspace(ctx, p, cur.ID, refsOf(next.Resources))
+	if err != nil {
+		return fmt.Errorf("check the areas sharing workspace %s: %w", cur.ID, err)
+	}
+	if len(report.Violations) > 0 {
+		return errs.RuleBroken(report.Violations)
+	}
+	return nil
+}
+
+// areasFollow carries a committed change to the areas sharing the
+// workspace. The workspace is the truth: a failure leaves the areas' copy
+// of its usage stale until the next change or re-check, so it is logged.
+func (s *Service) areasFollow(ctx context.Context, p authn.Principal, w wire.Workspace, deleted bool) {
+	if s.sharing == nil {
+		return
+	}
+	if err := s.sharing.WorkspaceChanged(ctx, p.Subject, w, deleted); err != nil {
+		s.log.WarnContext(ctx, "areas sharing the workspace not updated", "workspace", w.ID, "err", err)
 	}
 }
 
@@ -343,6 +384,7 @@ func (s *Service) Delete(ctx context.Context, p authn.Principal, id string, ifMa
 			return fmt.Errorf("delete workspace %s: %w", id, err)
 		}
 		s.publish(ctx, event.WorkspaceDeleted, p, cur.Workspace)
+		s.areasFollow(ctx, p, cur.Workspace, true)
 		return nil
 	}
 }
@@ -409,6 +451,9 @@ func (s *Service) PutForWorkflow(ctx context.Context, p authn.Principal, workflo
 		}
 		next.Version = v
 		s.publish(ctx, event.WorkspaceUpdated, p, next.Workspace)
+		// The workflow's own check covered its areas; these are the areas
+		// sharing the workspace itself.
+		s.areasFollow(ctx, p, next.Workspace, false)
 		return next.Workspace, false, nil
 	}
 }
@@ -431,6 +476,7 @@ func (s *Service) DeleteForWorkflow(ctx context.Context, p authn.Principal, work
 			return fmt.Errorf("delete workspace of workflow %s: %w", workflowID, err)
 		}
 		s.publish(ctx, event.WorkspaceDeleted, p, cur.Workspace)
+		s.areasFollow(ctx, p, cur.Workspace, true)
 		return nil
 	}
 }
