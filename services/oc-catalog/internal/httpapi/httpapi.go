@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -210,7 +208,7 @@ func (h *Handler) replace(c *gin.Context) {
 	if !ok {
 		return
 	}
-	match, err := ifMatch(c)
+	match, err := server.IfMatch(c)
 	if err != nil {
 		fail(c, err)
 		return
@@ -258,7 +256,7 @@ func (h *Handler) patch(c *gin.Context) {
 	if !ok {
 		return
 	}
-	match, err := ifMatch(c)
+	match, err := server.IfMatch(c)
 	if err != nil {
 		fail(c, err)
 		return
@@ -303,7 +301,7 @@ func (h *Handler) delete(c *gin.Context) {
 	if !ok {
 		return
 	}
-	match, err := ifMatch(c)
+	match, err := server.IfMatch(c)
 	if err != nil {
 		fail(c, err)
 		return
@@ -316,29 +314,8 @@ func (h *Handler) delete(c *gin.Context) {
 }
 
 func respond(c *gin.Context, status int, r resource.Resource) {
-	c.Header("ETag", etag(r.Version))
+	c.Header("ETag", server.ETag(r.Version))
 	c.JSON(status, r)
-}
-
-// etag is the entity tag of a version: the number, quoted.
-func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
-
-// etagRe is a version as an ETag ("3"), or bare (3) for hand-written calls.
-var etagRe = regexp.MustCompile(`^(?:"([1-9][0-9]{0,17})"|([1-9][0-9]{0,17}))$`)
-
-// ifMatch reads the If-Match header: 0 when absent.
-func ifMatch(c *gin.Context) (int64, error) {
-	h := strings.TrimSpace(c.GetHeader("If-Match"))
-	if h == "" {
-		return 0, nil
-	}
-	m := etagRe.FindStringSubmatch(h)
-	if m == nil {
-		return 0, apierror.Invalid(apierror.FieldError{Field: "If-Match",
-			Problem: `expected the ETag of one version, such as "3" (the version of the resource you read)`})
-	}
-	n, _ := strconv.ParseInt(m[1]+m[2], 10, 64) // the pattern bounds it to 18 digits
-	return n, nil
 }
 
 func principal(c *gin.Context) (authn.Principal, bool) {

@@ -11,9 +11,7 @@ import (
 	"maps"
 	"mime"
 	"net/http"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -247,7 +245,7 @@ func (h *Handler) replace(c *gin.Context) {
 	if !ok {
 		return
 	}
-	match, err := ifMatch(c)
+	match, err := server.IfMatch(c)
 	if err != nil {
 		fail(c, err)
 		return
@@ -286,7 +284,7 @@ func (h *Handler) delete(c *gin.Context) {
 	if !ok {
 		return
 	}
-	match, err := ifMatch(c)
+	match, err := server.IfMatch(c)
 	if err != nil {
 		fail(c, err)
 		return
@@ -443,7 +441,7 @@ func (h *Handler) publish(c *gin.Context) {
 	if first {
 		status = http.StatusCreated
 	}
-	c.Header("ETag", etag(r.Version))
+	c.Header("ETag", server.ETag(r.Version))
 	c.JSON(status, r)
 }
 
@@ -457,7 +455,7 @@ func created(c *gin.Context, path string, w wf.Workflow) {
 }
 
 func respond(c *gin.Context, status int, w wf.Workflow) {
-	c.Header("ETag", etag(w.Version))
+	c.Header("ETag", server.ETag(w.Version))
 	c.JSON(status, w)
 }
 
@@ -472,27 +470,6 @@ func readBody(c *gin.Context) ([]byte, error) {
 		return nil, apierror.BadRequest("unreadable_body", "the request body could not be read")
 	}
 	return body, nil
-}
-
-// etag is the entity tag of a version: the number, quoted.
-func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
-
-// etagRe is a version as an ETag ("3"), or bare (3) for hand-written calls.
-var etagRe = regexp.MustCompile(`^(?:"([1-9][0-9]{0,17})"|([1-9][0-9]{0,17}))$`)
-
-// ifMatch reads the If-Match header: 0 when absent.
-func ifMatch(c *gin.Context) (int64, error) {
-	h := strings.TrimSpace(c.GetHeader("If-Match"))
-	if h == "" {
-		return 0, nil
-	}
-	m := etagRe.FindStringSubmatch(h)
-	if m == nil {
-		return 0, apierror.Invalid(apierror.FieldError{Field: "If-Match",
-			Problem: `expected the ETag of one version, such as "3" (the version of the workflow you read)`})
-	}
-	n, _ := strconv.ParseInt(m[1]+m[2], 10, 64) // the pattern bounds it to 18 digits
-	return n, nil
 }
 
 func principal(c *gin.Context) (authn.Principal, bool) {

@@ -14,7 +14,7 @@ import (
 )
 
 func respondArea(c *gin.Context, status int, a workspace.Area) {
-	c.Header("ETag", etag(a.Version))
+	c.Header("ETag", server.ETag(a.Version))
 	c.JSON(status, a)
 }
 
@@ -148,7 +148,7 @@ func (h *Handler) updateArea(c *gin.Context) {
 	if !ok {
 		return
 	}
-	match, err := ifMatch(c)
+	match, err := server.IfMatch(c)
 	if err != nil {
 		fail(c, err)
 		return
@@ -189,7 +189,7 @@ func (h *Handler) deleteArea(c *gin.Context) {
 	if !ok {
 		return
 	}
-	match, err := ifMatch(c)
+	match, err := server.IfMatch(c)
 	if err != nil {
 		fail(c, err)
 		return
@@ -441,7 +441,7 @@ func (h *Handler) setRules(c *gin.Context) {
 	if !ok {
 		return
 	}
-	match, err := ifMatch(c)
+	match, err := server.IfMatch(c)
 	if err != nil {
 		fail(c, err)
 		return
@@ -456,7 +456,7 @@ func (h *Handler) setRules(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.Header("ETag", etag(res.Area.Version))
+	c.Header("ETag", server.ETag(res.Area.Version))
 	c.JSON(http.StatusOK, res)
 }
 

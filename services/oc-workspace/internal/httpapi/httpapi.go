@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -91,26 +89,6 @@ func pathID(c *gin.Context, name, what string) (string, bool) {
 		return "", false
 	}
 	return u.String(), true
-}
-
-// etag is the entity tag of a version: the number, quoted.
-func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
-
-var etagRe = regexp.MustCompile(`^(?:"([1-9][0-9]{0,17})"|([1-9][0-9]{0,17}))$`)
-
-// ifMatch reads the If-Match header: 0 when absent.
-func ifMatch(c *gin.Context) (int64, error) {
-	h := strings.TrimSpace(c.GetHeader("If-Match"))
-	if h == "" {
-		return 0, nil
-	}
-	m := etagRe.FindStringSubmatch(h)
-	if m == nil {
-		return 0, apierror.Invalid(apierror.FieldError{Field: "If-Match",
-			Problem: `expected the ETag of one version, such as "3" (the version you read)`})
-	}
-	n, _ := strconv.ParseInt(m[1]+m[2], 10, 64) // the pattern bounds it to 18 digits
-	return n, nil
 }
 
 // params refuses unknown and repeated query parameters and reads the page.

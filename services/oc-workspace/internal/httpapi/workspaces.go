@@ -15,7 +15,7 @@ import (
 )
 
 func respondWorkspace(c *gin.Context, status int, w workspace.Workspace) {
-	c.Header("ETag", etag(w.Version))
+	c.Header("ETag", server.ETag(w.Version))
 	c.JSON(status, w)
 }
 
@@ -198,7 +198,7 @@ func (h *Handler) replaceWorkspace(c *gin.Context) {
 	if !ok {
 		return
 	}
-	match, err := ifMatch(c)
+	match, err := server.IfMatch(c)
 	if err != nil {
 		fail(c, err)
 		return
@@ -240,7 +240,7 @@ func (h *Handler) deleteWorkspace(c *gin.Context) {
 	if !ok {
 		return
 	}
-	match, err := ifMatch(c)
+	match, err := server.IfMatch(c)
 	if err != nil {
 		fail(c, err)
 		return
