@@ -54,7 +54,7 @@ func TestDesignAWorkflow(t *testing.T) {
 	ctx := context.Background()
 	p := startPeer(t, t.TempDir(), "127.0.0.1:0")
 	admin := authclient.New(p.base, apiclient.StaticToken(p.login(t, "admin", adminPassword)), nil)
-	alice, bob := p.designer(t, admin, "alice"), p.designer(t, admin, "bob")
+	alice, bob, carol := p.designer(t, admin, "alice"), p.designer(t, admin, "bob"), p.designer(t, admin, "carol")
 
 	create := func(in resource.Input) resource.Ref {
 		t.Helper()
@@ -166,6 +166,13 @@ func TestDesignAWorkflow(t *testing.T) {
 	var ae *apierror.Error
 	if _, err := alice.spaces.Share(ctx, area.ID, workspace.SharedResource, closed); !errors.As(err, &ae) || ae.Code != "rule_broken" {
 		t.Errorf("sharing a closed-source processing: %v", err)
+	}
+	// What areas hold the workflow, and their rules, is not told to who may not read it.
+	if _, err := carol.spaces.CheckWorkflow(ctx, workspace.WorkflowCheck{WorkflowID: w.ID, Usage: workflow.UsageOf(graph)}); apiStatus(err) != http.StatusNotFound {
+		t.Errorf("carol checks alice's workflow against its areas: %v", err)
+	}
+	if _, err := carol.workflows.Get(ctx, w.ID); apiStatus(err) != http.StatusNotFound {
+		t.Errorf("carol, in no area, reads the shared workflow: %v", err)
 	}
 	if got, err := bob.workflows.Get(ctx, w.ID); err != nil || got.ID != w.ID {
 		t.Errorf("bob reads the shared workflow: %v", err)

@@ -180,7 +180,7 @@ const docTemplateworkspace = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "What oc-workflow asks before saving a workflow: for every area that shares the workflow (whether or not the caller is a member: they are editing it), would this usage break a rule? Writes nothing. Violations name the area and the rule.",
+                "description": "What oc-workflow asks before saving a workflow: for every area that shares the workflow (whether or not the caller is a member: they are editing it), would this usage break a rule? Writes nothing. Violations name the area and the rule. When areas hold it, the caller must be able to read the workflow (asked of oc-workflow with the caller's token), else 404: who holds a workflow is not told to others.",
                 "consumes": [
                     "application/json"
                 ],
@@ -217,6 +217,12 @@ const docTemplateworkspace = `{
                     },
                     "401": {
                         "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Areas hold the workflow, and the caller may not read it",
                         "schema": {
                             "$ref": "#/definitions/apierror.Envelope"
                         }

@@ -640,7 +640,19 @@ func (s *Service) CheckWorkflow(ctx context.Context, p authn.Principal, in wire.
 	if err := probs.Err(); err != nil {
 		return wire.Report{}, err
 	}
-	return s.checkHolders(ctx, p, wire.SharedWorkflow, in.WorkflowID, workflow.Usage{Resources: refs, Writes: writes})
+	usage := workflow.Usage{Resources: refs, Writes: writes}
+	recs, err := s.holders(ctx, wire.SharedWorkflow, resource.Ref{Peer: s.peerID, ID: in.WorkflowID})
+	if err != nil || len(recs) == 0 {
+		return wire.Report{Violations: []wire.Violation{}, Unchecked: []wire.Unchecked{}}, err
+	}
+	// Areas holding it name themselves and their rules only to those who
+	// may read the workflow (its owner editing it, first of all).
+	if !p.IsAdmin() {
+		if _, err := s.workflows.Get(ctx, p.Token, in.WorkflowID); err != nil {
+			return wire.Report{}, err
+		}
+	}
+	return s.checkHolders(ctx, p, wire.SharedWorkflow, in.WorkflowID, usage)
 }
 
 // CheckWorkspace evaluates the resources workspace workspaceID would hold

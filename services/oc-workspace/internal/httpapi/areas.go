@@ -492,7 +492,7 @@ func (h *Handler) violations(c *gin.Context) {
 // checkWorkflow godoc
 //
 //	@Summary		Check a workflow's usage against the areas holding it
-//	@Description	What oc-workflow asks before saving a workflow: for every area that shares the workflow (whether or not the caller is a member: they are editing it), would this usage break a rule? Writes nothing. Violations name the area and the rule.
+//	@Description	What oc-workflow asks before saving a workflow: for every area that shares the workflow (whether or not the caller is a member: they are editing it), would this usage break a rule? Writes nothing. Violations name the area and the rule. When areas hold it, the caller must be able to read the workflow (asked of oc-workflow with the caller's token), else 404: who holds a workflow is not told to others.
 //	@Tags			areas
 //	@Accept			json
 //	@Produce		json
@@ -501,6 +501,7 @@ func (h *Handler) violations(c *gin.Context) {
 //	@Success		200		{object}	workspace.Report
 //	@Failure		400		{object}	apierror.Envelope
 //	@Failure		401		{object}	apierror.Envelope
+//	@Failure		404		{object}	apierror.Envelope	"Areas hold the workflow, and the caller may not read it"
 //	@Router			/areas/check [post]
 func (h *Handler) checkWorkflow(c *gin.Context) {
 	p, ok := principal(c)
