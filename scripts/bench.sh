@@ -4,7 +4,8 @@
 #  2. a whole peer under a fixed load of 8 clients (catalog p50/p99, req/s);
 #  3. token verification, in full and cached;
 #  4. the catalog service in-process (p50/p99);
-#  5. store latencies at 1k and 10k documents on both backends.
+#  5. store latencies at 1k and 10k documents on both backends;
+#  6. workflow validation: 1,000 and 10,000 nodes in the domain, 1,000 through HTTP.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,3 +35,5 @@ bench services/oc-auth ./service VerifyToken 1s
 bench services/oc-catalog ./service . 2000x
 bench libs ./store/sqlitestore . 500x
 bench libs ./store/mongostore . "${MONGO_BENCHTIME:-20x}"
+bench services/oc-workflow ./internal/workflow Validate 1s
+bench services/oc-workflow ./service ValidateHTTP 2s
