@@ -78,6 +78,9 @@ func start(t testing.TB, st store.Store) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
+	if err := broker.EnsureStream(ctx, nc, time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	iss := authntest.New(t)
 	log := testenv.Logger(t)
 	gw := testenv.NewGateway(t)
@@ -92,6 +95,18 @@ func start(t testing.TB, st store.Store) *env {
 		t.Fatal(err)
 	}
 	gw.Mount(cat, ws)
+	ran := make(chan struct{})
+	go func() { defer close(ran); _ = ws.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-ran })
+	// Events published before the service's consumer exists would not reach it.
+	js, _ := nc.JetStream()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := js.ConsumerInfo(broker.StreamName, "oc-workspace-workflows"); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the workflow events consumer was not created: %v", err)
+		}
+	}
 	w, a, o, err := wsstore.Open(ctx, st)
 	if err != nil {
 		t.Fatal(err)

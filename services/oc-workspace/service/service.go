@@ -79,6 +79,8 @@ type Service struct {
 	handler http.Handler
 	keys    *idempotency.Keys
 	log     *slog.Logger
+	nats    *nats.Conn
+	areas   *area.Service
 }
 
 var _ server.Component = (*Service)(nil)
@@ -130,9 +132,6 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	areas := area.NewService(area.Deps{Repo: areaRepo, Ops: ops, Workspaces: ws, Workflows: d.Workflows,
 		Resolver: resolver, Events: events, PeerID: d.PeerID, Logger: log})
 	ws.SetSharing(areas)
-	if err := subscribe(ctx, d.NATS, areas, log); err != nil {
-		return nil, fmt.Errorf("workspace: %w", err)
-	}
 
 	engine, api := server.New(server.Options{
 		Name: "workspace", Prefix: "/workspace", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
@@ -144,45 +143,25 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		MaxBodyBytes:    MaxBodyBytes,
 	})
 	httpapi.Register(api, ws, areas, d.PeerID, keys.Middleware())
-	return &Service{handler: engine, keys: keys, log: log}, nil
+	return &Service{handler: engine, keys: keys, log: log, nats: d.NATS, areas: areas}, nil
 }
 
-// subscribe keeps the workflows shared in areas in step with oc-workflow's
-// events, until ctx ends. One member of the queue group handles each event;
-// the store stays the truth: a lost event leaves a usage the next re-check
-// refreshes.
-func subscribe(ctx context.Context, nc *nats.Conn, areas *area.Service, log *slog.Logger) error {
-	handle := func(m *nats.Msg) {
-		var env event.Envelope
+// followWorkflows keeps the workflows shared in areas in step with
+// oc-workflow's events until ctx ends, through a durable consumer: events
+// published while this service was down are handled when it is back, and
+// replicas share the work.
+func followWorkflows(ctx context.Context, nc *nats.Conn, areas *area.Service, log *slog.Logger) error {
+	return broker.Consume(ctx, nc, broker.ConsumerOptions{
+		Durable: "oc-workspace-workflows", Subjects: []string{event.WorkflowUpdated, event.WorkflowDeleted},
+		Timeout: eventTimeout, Logger: log,
+	}, func(ctx context.Context, subject string, env event.Envelope) error {
 		var w workflow.Workflow
-		if err := json.Unmarshal(m.Data, &env); err != nil || json.Unmarshal(env.Data, &w) != nil || w.ID == "" {
-			log.Warn("workflow event ignored: not an envelope of a workflow", "subject", m.Subject)
-			return
+		if err := json.Unmarshal(env.Data, &w); err != nil || w.ID == "" {
+			log.WarnContext(ctx, "workflow event ignored: its data is not a workflow", "subject", subject, "id", env.ID)
+			return nil
 		}
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eventTimeout)
-		defer cancel()
-		ctx = broker.WithRequestID(ctx, env.RequestID)
-		if err := areas.WorkflowChanged(ctx, env.Actor, w, m.Subject == event.WorkflowDeleted); err != nil {
-			log.WarnContext(ctx, "areas not brought in step with a workflow", "workflow", w.ID, "err", err)
-		}
-	}
-	var subs []*nats.Subscription
-	for _, subj := range []string{event.WorkflowUpdated, event.WorkflowDeleted} {
-		sub, err := nc.QueueSubscribe(subj, "oc-workspace", handle)
-		if err != nil {
-			for _, s := range subs {
-				_ = s.Unsubscribe()
-			}
-			return fmt.Errorf("subscribe to %s: %w", subj, err)
-		}
-		subs = append(subs, sub)
-	}
-	context.AfterFunc(ctx, func() {
-		for _, s := range subs {
-			_ = s.Unsubscribe()
-		}
+		return areas.WorkflowChanged(ctx, env.Actor, w, subject == event.WorkflowDeleted)
 	})
-	return nil
 }
 
 // Name implements server.Component.
@@ -194,14 +173,18 @@ func (s *Service) Prefix() string { return "/workspace" }
 // Handler implements server.Component.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run implements server.Component: it prunes expired idempotency keys
-// every PruneInterval until ctx is done.
+// Run implements server.Component: it follows oc-workflow's events into
+// the areas, and prunes expired idempotency keys every PruneInterval, until
+// ctx is done.
 func (s *Service) Run(ctx context.Context) error {
-	return server.Every(ctx, PruneInterval, func(ctx context.Context) {
+	follow := make(chan error, 1)
+	go func() { follow <- followWorkflows(ctx, s.nats, s.areas, s.log) }()
+	err := server.Every(ctx, PruneInterval, func(ctx context.Context) {
 		if n, err := s.keys.Prune(ctx); err != nil {
 			s.log.WarnContext(ctx, "pruning idempotency keys failed", "err", err)
 		} else if n > 0 {
 			s.log.DebugContext(ctx, "pruned idempotency keys", "count", n)
 		}
 	})
+	return errors.Join(err, <-follow)
 }
