@@ -111,13 +111,13 @@ type Conflict struct {
 // Plan is the answer of a booking or of its check: the windows asked for,
 // and on a 409 the conflicts and the next free start for the whole plan.
 type Plan struct {
-	WorkflowID string      `json:"workflow_id"`
-	Windows    []Window    `json:"windows"`
-	Conflicts  []Conflict  `json:"conflicts"`
-	NextFree   *time.Time  `json:"next_free,omitempty"`
+	WorkflowID string     `json:"workflow_id"`
+	Windows    []Window   `json:"windows"`
+	Conflicts  []Conflict `json:"conflicts"`
+	NextFree   *time.Time `json:"next_free,omitempty"`
 	// Warnings are what could not be checked (a partner peer's resource
 	// while federation is not configured): booked anyway, checked later.
-	Warnings []string `json:"warnings,omitempty"`
+	Warnings   []string    `json:"warnings,omitempty"`
 	Executions []Execution `json:"executions,omitempty"` // booked (not on a check)
 }
 
