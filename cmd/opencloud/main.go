@@ -194,7 +194,8 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 				Metrics: d.metrics, PeerID: cfg.PeerID, GatewayURL: d.gatewayURL})
 		},
 		func() (server.Component, error) {
-			return schedulersvc.New(ctx, schedulersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
+			return schedulersvc.New(ctx, schedulersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
+				Metrics: d.metrics, PeerID: cfg.PeerID, GatewayURL: d.gatewayURL})
 		},
 		func() (server.Component, error) {
 			return schedulerdsvc.New(ctx, schedulerdsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/opencloud/opencloud/libs/config"
 	"github.com/opencloud/opencloud/libs/platform"
@@ -16,7 +18,10 @@ import (
 )
 
 type appConfig struct {
-	Infra platform.Infra
+	PeerID          string        `env:"OC_PEER_ID" default:"local" help:"the id of this peer, given to references without one"`
+	GatewayURL      string        `env:"OC_GATEWAY_URL" default:"http://localhost:8000" help:"where oc-workflow and oc-catalog are reached"`
+	DefaultDuration time.Duration `env:"OC_SCHEDULER_DEFAULT_DURATION" default:"5m" help:"how long an execution holds its resources when the booking request gives no duration_seconds (1s to 168h)"`
+	Infra           platform.Infra
 }
 
 func main() {
@@ -32,6 +37,7 @@ func run(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
 	return platform.Run(ctx, "scheduler", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
-			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier})
+			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
+				PeerID: cfg.PeerID, GatewayURL: strings.TrimRight(cfg.GatewayURL, "/"), DefaultDuration: cfg.DefaultDuration})
 		})
 }

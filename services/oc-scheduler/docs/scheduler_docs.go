@@ -14,9 +14,1559 @@ const docTemplatescheduler = `{
     },
     "host": "{{.Host}}",
     "basePath": "{{.BasePath}}",
-    "paths": {},
+    "paths": {
+        "/bookings": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The availability of a compute or storage: the bookings held on it, in start order, a page at a time. Any user who can see the resource in the catalog may ask.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "bookings"
+                ],
+                "summary": "Bookings held on a resource",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "The resource as peer/id",
+                        "name": "resource",
+                        "in": "query",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only bookings ending after this time (RFC 3339)",
+                        "name": "from",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only bookings starting before this time (RFC 3339)",
+                        "name": "to",
+                        "in": "query"
+                    },
+                    {
+                        "maximum": 200,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size, 1 to 200",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "minimum": 0,
+                        "type": "integer",
+                        "default": 0,
+                        "description": "Items to skip",
+                        "name": "offset",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.BookingPage"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "No resource with this reference is visible to you",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "The catalog could not answer",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/executions": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Lists, a page at a time, the caller's executions (an admin's: everyone's). Filters combine with AND; unknown parameters are refused.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "executions"
+                ],
+                "summary": "List executions",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Only this workflow's (id)",
+                        "name": "workflow",
+                        "in": "query"
+                    },
+                    {
+                        "type": "array",
+                        "items": {
+                            "enum": [
+                                "scheduled",
+                                "starting",
+                                "running",
+                                "succeeded",
+                                "failed",
+                                "cancelled",
+                                "missed"
+                            ],
+                            "type": "string"
+                        },
+                        "collectionFormat": "multi",
+                        "description": "Only executions in this state (repeatable: any of them)",
+                        "name": "state",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only executions whose window ends after this time (RFC 3339)",
+                        "name": "from",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only executions whose window starts before this time (RFC 3339)",
+                        "name": "to",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only the executions of this booking request (request_id)",
+                        "name": "request",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "default": "start",
+                        "description": "start, -start, created_at or -created_at",
+                        "name": "sort",
+                        "in": "query"
+                    },
+                    {
+                        "maximum": 200,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size, 1 to 200",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "minimum": 0,
+                        "type": "integer",
+                        "default": 0,
+                        "description": "Items to skip",
+                        "name": "offset",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/execution.Page"
+                        }
+                    },
+                    "400": {
+                        "description": "A parameter is invalid; details name it",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/executions/{id}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Returns an execution to its owner or an admin; others are answered 404, like unknown ids.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "executions"
+                ],
+                "summary": "Get an execution",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Execution id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/execution.Execution"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/executions/{id}/cancel": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "A scheduled execution is cancelled at once and its bookings released; a starting or running one gets cancel_requested, and the worker following it stops it and writes cancelled. Cancelling a cancelled execution changes nothing (200); one that is over otherwise is a 409 naming its state.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "executions"
+                ],
+                "summary": "Cancel an execution",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Execution id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/execution.Execution"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "The execution is over (succeeded, failed or missed)",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/executions/{id}/live": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Server-Sent Events. First an event \"state\" with the execution's current state (so that a client never misses where it is), then an event \"state\" (data: a StateChange) for every change of the execution or of one of its steps, and an event \"log\" (data: a LogLine) for every line a step writes. The stream ends after the execution reaches a terminal state; comment lines keep it alive every 15 s. Owner or admin only (404 otherwise).",
+                "produces": [
+                    "text/event-stream"
+                ],
+                "tags": [
+                    "executions"
+                ],
+                "summary": "Follow an execution live",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Execution id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "A stream of events: 'event: state' or 'event: log', then 'data:' and the JSON",
+                        "schema": {
+                            "$ref": "#/definitions/execution.Live"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "NATS is not reachable",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/{workflow_id}": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Expands the request into execution windows — mode 1 (planned): one per firing of cron (5 fields, or 6 with seconds first, UTC) between start and end, or one at start without cron; mode 0: one, at the first moment from now (or start) when every resource is free — and books every compute and storage of the workflow for each window, all or nothing. A compute's capacity (cpu_cores, memory_bytes, gpus; 0 is unlimited) must hold the requests of the processings placed on it, summed over the executions overlapping; a compute declaring no capacity runs one execution at a time; storages never run out. A partner peer's resource cannot be checked yet: it is booked anyway and named in warnings. Two concurrent requests never obtain the same slot. The workflow and its resources are copied into each execution: later edits do not change a booked run. A request sent again with the same Idempotency-Key (within 24 hours) books nothing new and gets the first answer back.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "bookings"
+                ],
+                "summary": "Book executions of a workflow",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Workflow id (UUID)",
+                        "name": "workflow_id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "What to book (the seed's request shape)",
+                        "name": "request",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/execution.Request"
+                        }
+                    },
+                    {
+                        "type": "string",
+                        "description": "Any unique string (a UUID) that makes a retry safe",
+                        "name": "Idempotency-Key",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Booked: the windows and the executions",
+                        "schema": {
+                            "$ref": "#/definitions/execution.Plan"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request naming every bad field (cron with the parser's message, a cron firing more than 1000 times, start in the past...), or workflow_not_bookable naming the resources the catalog does not give you",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "No workflow with this id is visible to you",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "booking_conflict: the plan with every conflict (resource, window, bookings held, what runs out) and next_free, the first start at which the whole plan fits",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/apierror.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "error": {
+                                            "allOf": [
+                                                {
+                                                    "$ref": "#/definitions/apierror.Error"
+                                                },
+                                                {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "details": {
+                                                            "$ref": "#/definitions/execution.Plan"
+                                                        }
+                                                    }
+                                                }
+                                            ]
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                    "503": {
+                        "description": "Too many bookings at once (Retry-After), or oc-workflow / the catalog could not answer",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/{workflow_id}/check": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Answers what POST /scheduler/{workflow_id} would book now: the windows, and when something is not free every conflict and next_free. Books nothing; the answer may be outdated by the time you book.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "bookings"
+                ],
+                "summary": "Check a booking without booking",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Workflow id (UUID)",
+                        "name": "workflow_id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "What would be booked",
+                        "name": "request",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/execution.Request"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/execution.Plan"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        }
+    },
+    "definitions": {
+        "apierror.Envelope": {
+            "type": "object",
+            "properties": {
+                "error": {
+                    "$ref": "#/definitions/apierror.Error"
+                }
+            }
+        },
+        "apierror.Error": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "type": "string"
+                },
+                "details": {},
+                "message": {
+                    "type": "string"
+                }
+            }
+        },
+        "execution.Booking": {
+            "type": "object",
+            "properties": {
+                "demand": {
+                    "$ref": "#/definitions/execution.Demand"
+                },
+                "end": {
+                    "type": "string"
+                },
+                "execution_id": {
+                    "type": "string"
+                },
+                "id": {
+                    "type": "string"
+                },
+                "kind": {
+                    "enum": [
+                        "compute",
+                        "storage"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Kind"
+                        }
+                    ]
+                },
+                "resource": {
+                    "$ref": "#/definitions/resource.Ref"
+                },
+                "start": {
+                    "type": "string"
+                },
+                "workflow_id": {
+                    "type": "string"
+                }
+            }
+        },
+        "execution.Conflict": {
+            "type": "object",
+            "properties": {
+                "end": {
+                    "type": "string"
+                },
+                "held": {
+                    "description": "Held are the bookings that leave too little of the resource.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/execution.Booking"
+                    }
+                },
+                "problem": {
+                    "description": "Problem says what runs out (\"cpu: 6000m of 8000m held, 4000m asked\").",
+                    "type": "string"
+                },
+                "resource": {
+                    "$ref": "#/definitions/resource.Ref"
+                },
+                "start": {
+                    "type": "string"
+                }
+            }
+        },
+        "execution.Demand": {
+            "type": "object",
+            "properties": {
+                "cpu_millicores": {
+                    "type": "integer"
+                },
+                "gpus": {
+                    "type": "integer"
+                },
+                "memory_bytes": {
+                    "type": "integer"
+                }
+            }
+        },
+        "execution.Execution": {
+            "type": "object",
+            "properties": {
+                "cancel_requested": {
+                    "description": "CancelRequested is set when a cancel arrived while it was starting or\nrunning: the worker following it stops its Argo Workflow and writes\ncancelled.",
+                    "type": "boolean"
+                },
+                "created_at": {
+                    "type": "string"
+                },
+                "end": {
+                    "type": "string"
+                },
+                "failed_step": {
+                    "description": "FailedStep names the step that failed.",
+                    "type": "string"
+                },
+                "finished_at": {
+                    "type": "string"
+                },
+                "graph": {
+                    "description": "Graph and Resources are the workflow and its resources as they were\nwhen booked: later edits do not change a booked run.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/workflow.Graph"
+                        }
+                    ]
+                },
+                "id": {
+                    "type": "string"
+                },
+                "name": {
+                    "type": "string"
+                },
+                "namespace": {
+                    "description": "Namespace is the Kubernetes namespace it runs in.",
+                    "type": "string"
+                },
+                "owner": {
+                    "type": "string"
+                },
+                "reason": {
+                    "description": "Reason says why it waits, failed or was missed (\"no Kubernetes\ncluster configured\", \"step \\\"ndvi\\\" failed: exit code 1\").",
+                    "type": "string"
+                },
+                "request_id": {
+                    "description": "RequestID groups the executions one booking request created.",
+                    "type": "string"
+                },
+                "resources": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/resource.Resource"
+                    }
+                },
+                "start": {
+                    "description": "Start and End are the booked window.",
+                    "type": "string"
+                },
+                "started_at": {
+                    "type": "string"
+                },
+                "state": {
+                    "enum": [
+                        "scheduled",
+                        "starting",
+                        "running",
+                        "succeeded",
+                        "failed",
+                        "cancelled",
+                        "missed"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/execution.State"
+                        }
+                    ]
+                },
+                "steps": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/execution.Step"
+                    }
+                },
+                "updated_at": {
+                    "type": "string"
+                },
+                "version": {
+                    "type": "integer"
+                },
+                "workflow_id": {
+                    "type": "string"
+                }
+            }
+        },
+        "execution.Live": {
+            "type": "object",
+            "properties": {
+                "data": {
+                    "type": "object"
+                },
+                "event": {
+                    "type": "string",
+                    "enum": [
+                        "state",
+                        "log"
+                    ]
+                }
+            }
+        },
+        "execution.Mode": {
+            "type": "integer",
+            "enum": [
+                0,
+                1
+            ],
+            "x-enum-varnames": [
+                "ASAP",
+                "Planned"
+            ]
+        },
+        "execution.Page": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/execution.Execution"
+                    }
+                },
+                "limit": {
+                    "type": "integer"
+                },
+                "offset": {
+                    "type": "integer"
+                },
+                "total": {
+                    "type": "integer"
+                }
+            }
+        },
+        "execution.Plan": {
+            "type": "object",
+            "properties": {
+                "conflicts": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/execution.Conflict"
+                    }
+                },
+                "executions": {
+                    "description": "booked (not on a check)",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/execution.Execution"
+                    }
+                },
+                "next_free": {
+                    "type": "string"
+                },
+                "warnings": {
+                    "description": "Warnings are what could not be checked (a partner peer's resource\nwhile federation is not configured): booked anyway, checked later.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "windows": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/execution.Window"
+                    }
+                },
+                "workflow_id": {
+                    "type": "string"
+                }
+            }
+        },
+        "execution.Request": {
+            "type": "object",
+            "properties": {
+                "cron": {
+                    "description": "Cron: 5 fields (minute hour day month weekday) or 6 with seconds\nfirst (\"0-10 30 14 21 11 *\": the seconds 0 to 10 of 14:30 on 21 Nov), in UTC.",
+                    "type": "string",
+                    "example": "0-10 30 14 21 11 *"
+                },
+                "duration_seconds": {
+                    "description": "DurationSeconds is how long one execution is expected to hold its\nresources; default: the scheduler's OC_SCHEDULER_DEFAULT_DURATION.",
+                    "type": "integer",
+                    "example": 600
+                },
+                "end": {
+                    "description": "End: the end of the cron range; without cron, the end of the single\nexecution's window. Optional.",
+                    "type": "string",
+                    "example": "2026-12-21T14:30:00Z"
+                },
+                "id": {
+                    "description": "ID is accepted (as null) for the seed's scripts, which send it; a value is refused.",
+                    "type": "string",
+                    "x-nullable": true
+                },
+                "mode": {
+                    "enum": [
+                        0,
+                        1
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/execution.Mode"
+                        }
+                    ],
+                    "example": 1
+                },
+                "name": {
+                    "description": "Name of the executions; default: the workflow's name. Null is accepted.",
+                    "type": "string",
+                    "x-nullable": true
+                },
+                "start": {
+                    "type": "string",
+                    "example": "2026-11-21T14:30:00Z"
+                }
+            }
+        },
+        "execution.State": {
+            "type": "string",
+            "enum": [
+                "scheduled",
+                "starting",
+                "running",
+                "succeeded",
+                "failed",
+                "cancelled",
+                "missed"
+            ],
+            "x-enum-varnames": [
+                "Scheduled",
+                "Starting",
+                "Running",
+                "Succeeded",
+                "Failed",
+                "Cancelled",
+                "Missed"
+            ]
+        },
+        "execution.Step": {
+            "type": "object",
+            "properties": {
+                "compute": {
+                    "description": "Compute is where it ran.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Ref"
+                        }
+                    ]
+                },
+                "finished_at": {
+                    "type": "string"
+                },
+                "message": {
+                    "type": "string"
+                },
+                "node": {
+                    "description": "Node is the processing's node id in the workflow graph.",
+                    "type": "string"
+                },
+                "requests": {
+                    "description": "Requests are what the step asked for (from the processing).",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Requests"
+                        }
+                    ]
+                },
+                "started_at": {
+                    "type": "string"
+                },
+                "state": {
+                    "$ref": "#/definitions/execution.State"
+                }
+            }
+        },
+        "execution.Window": {
+            "type": "object",
+            "properties": {
+                "end": {
+                    "type": "string"
+                },
+                "start": {
+                    "type": "string"
+                }
+            }
+        },
+        "httpapi.BookingPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/execution.Booking"
+                    }
+                },
+                "limit": {
+                    "type": "integer"
+                },
+                "offset": {
+                    "type": "integer"
+                },
+                "total": {
+                    "type": "integer"
+                }
+            }
+        },
+        "resource.Compute": {
+            "type": "object",
+            "required": [
+                "architecture",
+                "cluster_ref"
+            ],
+            "properties": {
+                "architecture": {
+                    "type": "string",
+                    "enum": [
+                        "amd64",
+                        "arm64",
+                        "arm",
+                        "ppc64le",
+                        "s390x",
+                        "riscv64"
+                    ],
+                    "example": "amd64"
+                },
+                "carbon_intensity": {
+                    "description": "CarbonIntensity is in grams of CO2-equivalent per kWh.",
+                    "type": "number",
+                    "minimum": 0,
+                    "example": 56
+                },
+                "cluster_ref": {
+                    "description": "ClusterRef names the cluster in oc-datacenter.",
+                    "type": "string",
+                    "example": "edge-paris-1"
+                },
+                "country": {
+                    "description": "Country is an ISO 3166-1 alpha-2 country code.",
+                    "type": "string",
+                    "example": "FR"
+                },
+                "cpu_cores": {
+                    "type": "integer",
+                    "minimum": 0
+                },
+                "gpu_model": {
+                    "type": "string"
+                },
+                "gpus": {
+                    "type": "integer",
+                    "minimum": 0
+                },
+                "location": {
+                    "description": "Location is a free description of the site (\"Paris, DC2\").",
+                    "type": "string"
+                },
+                "memory_bytes": {
+                    "type": "integer",
+                    "minimum": 0
+                },
+                "security_standards": {
+                    "description": "SecurityStandards the site is certified for (\"ISO27001\", \"SecNumCloud\", \"HDS\").",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                }
+            }
+        },
+        "resource.Data": {
+            "type": "object",
+            "required": [
+                "location"
+            ],
+            "properties": {
+                "format": {
+                    "description": "Format is the media type or a short format name.",
+                    "type": "string",
+                    "example": "geotiff"
+                },
+                "jurisdiction": {
+                    "description": "Jurisdiction is an ISO 3166-1 alpha-2 country code, or \"EU\".",
+                    "type": "string",
+                    "example": "FR"
+                },
+                "location": {
+                    "description": "Location is where the data lives: a URL (s3://, https://, ...) or a path in a storage resource.",
+                    "type": "string",
+                    "example": "s3://tiles/2024/"
+                },
+                "personal_data": {
+                    "description": "PersonalData says the set holds personal data (GDPR), which restricts where it may be processed.",
+                    "type": "boolean"
+                },
+                "size_bytes": {
+                    "type": "integer",
+                    "minimum": 0
+                }
+            }
+        },
+        "resource.Encryption": {
+            "type": "string",
+            "enum": [
+                "none",
+                "sse-s3",
+                "sse-kms",
+                "sse-c",
+                "client-side"
+            ],
+            "x-enum-varnames": [
+                "EncryptionNone",
+                "EncryptionSSES3",
+                "EncryptionSSEKMS",
+                "EncryptionSSEC",
+                "EncryptionClient"
+            ]
+        },
+        "resource.Kind": {
+            "type": "string",
+            "enum": [
+                "data",
+                "processing",
+                "storage",
+                "compute",
+                "workflow"
+            ],
+            "x-enum-varnames": [
+                "KindData",
+                "KindProcessing",
+                "KindStorage",
+                "KindCompute",
+                "KindWorkflow"
+            ]
+        },
+        "resource.Period": {
+            "type": "string",
+            "enum": [
+                "day",
+                "week",
+                "month",
+                "year"
+            ],
+            "x-enum-varnames": [
+                "Day",
+                "Week",
+                "Month",
+                "Year"
+            ]
+        },
+        "resource.Pricing": {
+            "type": "object",
+            "required": [
+                "model"
+            ],
+            "properties": {
+                "amount": {
+                    "description": "Amount per unit of Model, in Currency; \u003e= 0.",
+                    "type": "number",
+                    "example": 0.12
+                },
+                "currency": {
+                    "description": "Currency is an ISO 4217 code; required unless the model is free.",
+                    "type": "string",
+                    "example": "EUR"
+                },
+                "model": {
+                    "enum": [
+                        "free",
+                        "per_use",
+                        "per_hour",
+                        "per_gb",
+                        "subscription"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.PricingModel"
+                        }
+                    ],
+                    "example": "per_hour"
+                },
+                "period": {
+                    "description": "Period is required for a subscription and refused otherwise.",
+                    "enum": [
+                        "day",
+                        "week",
+                        "month",
+                        "year"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Period"
+                        }
+                    ]
+                }
+            }
+        },
+        "resource.PricingModel": {
+            "type": "string",
+            "enum": [
+                "free",
+                "per_use",
+                "per_hour",
+                "per_gb",
+                "subscription"
+            ],
+            "x-enum-comments": {
+                "PerGB": "each gigabyte stored or transferred",
+                "PerHour": "each hour of use",
+                "PerUse": "each execution that uses the resource",
+                "Subscription": "a flat amount every Period"
+            },
+            "x-enum-descriptions": [
+                "",
+                "each execution that uses the resource",
+                "each hour of use",
+                "each gigabyte stored or transferred",
+                "a flat amount every Period"
+            ],
+            "x-enum-varnames": [
+                "Free",
+                "PerUse",
+                "PerHour",
+                "PerGB",
+                "Subscription"
+            ]
+        },
+        "resource.Processing": {
+            "type": "object",
+            "required": [
+                "image"
+            ],
+            "properties": {
+                "args": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "command": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "env": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "string"
+                    }
+                },
+                "image": {
+                    "type": "string",
+                    "example": "ghcr.io/acme/ndvi:1.2.0"
+                },
+                "open_source": {
+                    "description": "OpenSource says the image's source code is published.",
+                    "type": "boolean"
+                },
+                "ports": {
+                    "type": "array",
+                    "items": {
+                        "type": "integer"
+                    }
+                },
+                "requests": {
+                    "$ref": "#/definitions/resource.Requests"
+                }
+            }
+        },
+        "resource.Ref": {
+            "type": "object",
+            "required": [
+                "id"
+            ],
+            "properties": {
+                "id": {
+                    "description": "ID is the resource's id in the owning peer's catalog.",
+                    "type": "string",
+                    "example": "3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"
+                },
+                "peer": {
+                    "description": "Peer is the id of the owning peer (its OC_PEER_ID). A service\nreceiving \"\" stores this peer's own id instead.",
+                    "type": "string",
+                    "example": "local"
+                }
+            }
+        },
+        "resource.Requests": {
+            "type": "object",
+            "properties": {
+                "cpu_millicores": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "example": 500
+                },
+                "gpus": {
+                    "type": "integer",
+                    "minimum": 0
+                },
+                "memory_bytes": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "example": 536870912
+                }
+            }
+        },
+        "resource.Resource": {
+            "type": "object",
+            "properties": {
+                "compute": {
+                    "$ref": "#/definitions/resource.Compute"
+                },
+                "created_at": {
+                    "type": "string"
+                },
+                "creator": {
+                    "description": "Creator is the subject of the user who created it.",
+                    "type": "string"
+                },
+                "data": {
+                    "$ref": "#/definitions/resource.Data"
+                },
+                "description": {
+                    "type": "string"
+                },
+                "groups": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "id": {
+                    "type": "string",
+                    "example": "3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"
+                },
+                "kind": {
+                    "enum": [
+                        "data",
+                        "processing",
+                        "storage",
+                        "compute",
+                        "workflow"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Kind"
+                        }
+                    ]
+                },
+                "license": {
+                    "type": "string"
+                },
+                "logo": {
+                    "type": "string"
+                },
+                "name": {
+                    "type": "string"
+                },
+                "owners": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "peer_id": {
+                    "description": "PeerID is the peer that owns and serves the resource.",
+                    "type": "string",
+                    "example": "local"
+                },
+                "pricing": {
+                    "$ref": "#/definitions/resource.Pricing"
+                },
+                "processing": {
+                    "$ref": "#/definitions/resource.Processing"
+                },
+                "short_description": {
+                    "type": "string"
+                },
+                "storage": {
+                    "$ref": "#/definitions/resource.Storage"
+                },
+                "tags": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "updated_at": {
+                    "type": "string"
+                },
+                "version": {
+                    "description": "Version is 1 on creation and grows by one on every change; it is the ETag.",
+                    "type": "integer",
+                    "example": 1
+                },
+                "visibility": {
+                    "enum": [
+                        "public",
+                        "partners",
+                        "groups",
+                        "private"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Visibility"
+                        }
+                    ]
+                },
+                "workflow": {
+                    "$ref": "#/definitions/resource.Workflow"
+                }
+            }
+        },
+        "resource.Storage": {
+            "type": "object",
+            "required": [
+                "bucket",
+                "endpoint"
+            ],
+            "properties": {
+                "bucket": {
+                    "type": "string",
+                    "example": "shared-results"
+                },
+                "capacity_bytes": {
+                    "type": "integer",
+                    "minimum": 0
+                },
+                "encryption": {
+                    "description": "Encryption defaults to \"none\".",
+                    "enum": [
+                        "none",
+                        "sse-s3",
+                        "sse-kms",
+                        "sse-c",
+                        "client-side"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Encryption"
+                        }
+                    ]
+                },
+                "endpoint": {
+                    "description": "Endpoint is the http(s) URL of the S3 API.",
+                    "type": "string",
+                    "example": "https://s3.example.org"
+                },
+                "jurisdiction": {
+                    "description": "Jurisdiction is an ISO 3166-1 alpha-2 country code, or \"EU\".",
+                    "type": "string",
+                    "example": "FR"
+                },
+                "region": {
+                    "type": "string",
+                    "example": "eu-west-3"
+                }
+            }
+        },
+        "resource.Visibility": {
+            "type": "string",
+            "enum": [
+                "public",
+                "partners",
+                "groups",
+                "private"
+            ],
+            "x-enum-varnames": [
+                "Public",
+                "Partners",
+                "Groups",
+                "Private"
+            ]
+        },
+        "resource.Workflow": {
+            "type": "object",
+            "required": [
+                "workflow_id"
+            ],
+            "properties": {
+                "workflow_id": {
+                    "description": "WorkflowID is the workflow's id in oc-workflow.",
+                    "type": "string",
+                    "example": "6b0e3c6c-4d0a-4d21-9a43-0e4c1d7b9f10"
+                }
+            }
+        },
+        "workflow.Graph": {
+            "type": "object",
+            "properties": {
+                "links": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workflow.Link"
+                    }
+                },
+                "nodes": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workflow.Node"
+                    }
+                }
+            }
+        },
+        "workflow.Link": {
+            "type": "object",
+            "required": [
+                "from",
+                "id",
+                "kind",
+                "to"
+            ],
+            "properties": {
+                "destination": {
+                    "description": "Destination is, on a storage_read link, the path in the container the\ndata lands at; on a storage_write link, the key or prefix in the bucket.",
+                    "type": "string",
+                    "example": "results/ndvi.tif"
+                },
+                "from": {
+                    "type": "string",
+                    "example": "ndvi"
+                },
+                "id": {
+                    "description": "ID is unique among links: 1 to 64 characters of A-Z a-z 0-9 _ . -",
+                    "type": "string",
+                    "example": "l1"
+                },
+                "kind": {
+                    "enum": [
+                        "data",
+                        "dependency",
+                        "storage_read",
+                        "storage_write",
+                        "compute"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/workflow.LinkKind"
+                        }
+                    ]
+                },
+                "source": {
+                    "description": "Source is, on a storage_read link, the key or prefix read in the\nbucket; on a storage_write link, the path in the container written out.",
+                    "type": "string",
+                    "example": "/out/ndvi.tif"
+                },
+                "to": {
+                    "type": "string",
+                    "example": "k8s"
+                }
+            }
+        },
+        "workflow.LinkKind": {
+            "type": "string",
+            "enum": [
+                "data",
+                "dependency",
+                "storage_read",
+                "storage_write",
+                "compute"
+            ],
+            "x-enum-varnames": [
+                "LinkData",
+                "LinkDependency",
+                "LinkStorageRead",
+                "LinkStorageWrite",
+                "LinkCompute"
+            ]
+        },
+        "workflow.Node": {
+            "type": "object",
+            "required": [
+                "id",
+                "kind"
+            ],
+            "properties": {
+                "id": {
+                    "description": "ID is unique in the graph: 1 to 64 characters of A-Z a-z 0-9 _ . -",
+                    "type": "string",
+                    "example": "ndvi"
+                },
+                "kind": {
+                    "description": "Kind is the kind of the referenced resource; a workflow cannot be a node.",
+                    "enum": [
+                        "data",
+                        "processing",
+                        "storage",
+                        "compute"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Kind"
+                        }
+                    ],
+                    "example": "processing"
+                },
+                "name": {
+                    "description": "Name is the label the editor shows; default: the resource's name.",
+                    "type": "string"
+                },
+                "position": {
+                    "$ref": "#/definitions/workflow.Position"
+                },
+                "resource": {
+                    "description": "Resource is the resource the node stands for, on any peer.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Ref"
+                        }
+                    ]
+                }
+            }
+        },
+        "workflow.Position": {
+            "type": "object",
+            "properties": {
+                "x": {
+                    "type": "number"
+                },
+                "y": {
+                    "type": "number"
+                }
+            }
+        }
+    },
     "securityDefinitions": {
         "BearerAuth": {
+            "description": "\"Bearer \" followed by an access token from /auth.",
             "type": "apiKey",
             "name": "Authorization",
             "in": "header"
@@ -26,12 +1576,12 @@ const docTemplatescheduler = `{
 
 // SwaggerInfoscheduler holds exported Swagger Info so clients can modify it
 var SwaggerInfoscheduler = &swag.Spec{
-	Version:          "0.1",
+	Version:          "1.0",
 	Host:             "",
-	BasePath:         "/",
+	BasePath:         "/scheduler",
 	Schemes:          []string{},
 	Title:            "OpenCloud scheduler API",
-	Description:      "Availability, bookings and executions. The API arrives with the execution issue.",
+	Description:      "Booking of workflow executions — one per firing of a cron between a start and an end, or as soon as possible — against the availability of every compute and storage they use; the executions, their states and a live stream of their state changes and step logs. Every route needs a bearer token from oc-auth; errors are {\"error\": {\"code\", \"message\", \"details\"}}.",
 	InfoInstanceName: "scheduler",
 	SwaggerTemplate:  docTemplatescheduler,
 	LeftDelim:        "{{",

@@ -1,60 +1,179 @@
-// Package service builds oc-scheduler from its dependencies, for its standalone
-// main and for the all-in-one binary.
+// Package service builds oc-scheduler from its dependencies, so that its
+// standalone main and the all-in-one binary run it the same way.
 //
-//	@title			OpenCloud scheduler API
-//	@version		0.1
-//	@description	Availability, bookings and executions. The API arrives with the execution issue.
-//	@BasePath		/
+//	@title						OpenCloud scheduler API
+//	@version					1.0
+//	@description				Booking of workflow executions — one per firing of a cron between a start and an end, or as soon as possible — against the availability of every compute and storage they use; the executions, their states and a live stream of their state changes and step logs. Every route needs a bearer token from oc-auth; errors are {"error": {"code", "message", "details"}}.
+//	@BasePath					/scheduler
 //	@securityDefinitions.apikey	BearerAuth
-//	@in				header
-//	@name			Authorization
+//	@in							header
+//	@name						Authorization
+//	@description				"Bearer " followed by an access token from /auth.
 package service
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/broker"
+	"github.com/opencloud/opencloud/libs/idempotency"
 	"github.com/opencloud/opencloud/libs/server"
 	"github.com/opencloud/opencloud/libs/store"
 
-	_ "github.com/opencloud/opencloud/services/oc-scheduler/docs" // registers the Swagger instance
+	// Registers the "scheduler" Swagger instance served at /scheduler/swagger/.
+	_ "github.com/opencloud/opencloud/services/oc-scheduler/docs"
+	"github.com/opencloud/opencloud/services/oc-scheduler/executions"
+	"github.com/opencloud/opencloud/services/oc-scheduler/internal/booking"
+	"github.com/opencloud/opencloud/services/oc-scheduler/internal/httpapi"
+	schedstore "github.com/opencloud/opencloud/services/oc-scheduler/internal/store"
 )
 
-// Deps are what the service is built from.
+// Defaults of the configuration.
+const (
+	DefaultPeerID     = "local"
+	DefaultGatewayURL = "http://localhost:8000"
+	// DefaultDuration is how long an execution holds its resources when
+	// the request does not say.
+	DefaultDuration = 5 * time.Minute
+	// Heartbeat is the keep-alive period of live streams.
+	Heartbeat = 15 * time.Second
+	// PruneInterval is how often expired idempotency keys are deleted.
+	PruneInterval = time.Hour
+)
+
+// Deps is what oc-scheduler needs from its process.
 type Deps struct {
 	Logger   *slog.Logger
 	Store    store.Store
 	NATS     *nats.Conn
 	Verifier authn.Verifier
-	Metrics  *server.Metrics
+	Metrics  *server.Metrics // nil: a registry of its own
+	PeerID   string          // "": DefaultPeerID
+	// GatewayURL is where oc-workflow and oc-catalog are reached ("":
+	// DefaultGatewayURL), with the caller's own token.
+	GatewayURL string
+	HTTPClient *http.Client // nil: a client with a 10 s timeout
+	// DefaultDuration is an execution's window when the request gives
+	// none (0: DefaultDuration).
+	DefaultDuration time.Duration
+	// Now is the clock (nil: time.Now); tests set it.
+	Now func() time.Time
+	// Heartbeat is the live streams' keep-alive period (0: Heartbeat).
+	Heartbeat time.Duration
+	// Lock tunes the booking lock (tests); zero values take the defaults.
+	Lock schedstore.LockOptions
 }
 
-// Service is oc-scheduler. Its API arrives with a later issue; today it serves
-// health, readiness, metrics and its (empty) Swagger page.
+// Service is oc-scheduler; it implements server.Component.
 type Service struct {
 	handler http.Handler
+	keys    *idempotency.Keys
+	log     *slog.Logger
 }
 
-// New builds the service.
-func New(_ context.Context, d Deps) (*Service, error) {
-	if d.Store == nil || d.NATS == nil || d.Verifier == nil || d.Logger == nil {
-		return nil, errors.New("scheduler: Logger, Store, NATS and Verifier are required")
+var _ server.Component = (*Service)(nil)
+
+// New opens the scheduler's collections and builds the HTTP handler.
+func New(ctx context.Context, d Deps) (*Service, error) {
+	var missing []error
+	if d.Logger == nil {
+		missing = append(missing, errors.New("Logger"))
 	}
-	engine, _ := server.New(server.Options{
+	if d.Store == nil {
+		missing = append(missing, errors.New("Store"))
+	}
+	if d.NATS == nil {
+		missing = append(missing, errors.New("NATS"))
+	}
+	if d.Verifier == nil {
+		// Without it the API would be open to anyone.
+		missing = append(missing, errors.New("Verifier"))
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("scheduler: missing dependencies: %w", errors.Join(missing...))
+	}
+	if d.PeerID == "" {
+		d.PeerID = DefaultPeerID
+	}
+	if d.GatewayURL == "" {
+		d.GatewayURL = DefaultGatewayURL
+	}
+	if d.HTTPClient == nil {
+		d.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if d.DefaultDuration == 0 {
+		d.DefaultDuration = DefaultDuration
+	}
+	if d.DefaultDuration < booking.MinDuration || d.DefaultDuration > booking.MaxDuration {
+		return nil, fmt.Errorf("scheduler: the default duration %s is not between 1s and 7 days", d.DefaultDuration)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Heartbeat == 0 {
+		d.Heartbeat = Heartbeat
+	}
+	log := d.Logger.With("service", "scheduler")
+	execs, err := executions.Open(ctx, d.Store, executions.WithEvents(broker.NewPublisher(d.NATS, "scheduler")), executions.WithClock(d.Now))
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	requests, err := schedstore.OpenRequests(ctx, d.Store, execs)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	lo := d.Lock
+	lockNow := lo.Now
+	if lockNow == nil {
+		lockNow = time.Now
+	}
+	lease := lo.Lease
+	if lease == 0 {
+		lease = 30 * time.Second
+	}
+	lo.OnTakeover = func(ctx context.Context, previous string) error {
+		n, err := requests.UndoAbandoned(ctx, previous, lockNow().Add(-lease))
+		if n > 0 {
+			log.WarnContext(ctx, "undid booking requests left half-done by a holder of the booking lock that stopped", "holder", previous, "requests", n)
+		}
+		return err
+	}
+	lock, err := schedstore.OpenLock(ctx, d.Store, schedstore.BookingLock, lo)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	keys, err := idempotency.New(ctx, d.Store, idempotency.Options{Collection: "scheduler_idempotency_keys"})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	svc := booking.NewService(booking.Config{
+		Workflows:       workflowAdapter{base: d.GatewayURL, hc: d.HTTPClient},
+		Catalog:         catalogAdapter{base: d.GatewayURL, hc: d.HTTPClient},
+		Executions:      execs,
+		Lock:            lockAdapter{lock},
+		Journal:         journalAdapter{r: requests, holder: lock.Holder(), now: lockNow},
+		PeerID:          d.PeerID,
+		DefaultDuration: d.DefaultDuration,
+		Now:             d.Now,
+		Log:             log,
+	})
+	engine, api := server.New(server.Options{
 		Name: "scheduler", Prefix: "/scheduler", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
-		SwaggerInstance: "scheduler",
 		Checks: []server.Check{
 			{Name: "store", Check: d.Store.Ping},
 			{Name: "nats", Check: func(context.Context) error { return broker.Ping(d.NATS) }},
 		},
+		SwaggerInstance: "scheduler",
 	})
-	return &Service{handler: engine}, nil
+	httpapi.Register(api, svc, d.NATS, keys.Middleware(), d.Heartbeat)
+	return &Service{handler: engine, keys: keys, log: log}, nil
 }
 
 // Name implements server.Component.
@@ -66,5 +185,14 @@ func (s *Service) Prefix() string { return "/scheduler" }
 // Handler implements server.Component.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run implements server.Component; the service has no background work yet.
-func (s *Service) Run(context.Context) error { return nil }
+// Run implements server.Component: it prunes expired idempotency keys
+// every PruneInterval until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	return server.Every(ctx, PruneInterval, func(ctx context.Context) {
+		if n, err := s.keys.Prune(ctx); err != nil {
+			s.log.WarnContext(ctx, "pruning idempotency keys failed", "err", err)
+		} else if n > 0 {
+			s.log.DebugContext(ctx, "pruned idempotency keys", "count", n)
+		}
+	})
+}
