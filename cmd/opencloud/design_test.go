@@ -15,6 +15,7 @@ import (
 	"github.com/opencloud/opencloud/libs/workspace"
 	authclient "github.com/opencloud/opencloud/services/oc-auth/client"
 	catalogclient "github.com/opencloud/opencloud/services/oc-catalog/client"
+	schedulerclient "github.com/opencloud/opencloud/services/oc-scheduler/client"
 	workflowclient "github.com/opencloud/opencloud/services/oc-workflow/client"
 	workspaceclient "github.com/opencloud/opencloud/services/oc-workspace/client"
 )
@@ -25,6 +26,7 @@ type designer struct {
 	catalog   *catalogclient.Client
 	workflows *workflowclient.Client
 	spaces    *workspaceclient.Client
+	scheduler *schedulerclient.Client
 }
 
 func (p *peer) designer(t *testing.T, admin *authclient.Client, name string) designer {
@@ -35,7 +37,8 @@ func (p *peer) designer(t *testing.T, admin *authclient.Client, name string) des
 	}
 	tok := apiclient.StaticToken(p.login(t, name, name+"-password-123"))
 	return designer{subject: u.ID, catalog: catalogclient.New(p.base, tok, nil),
-		workflows: workflowclient.New(p.base, tok, nil), spaces: workspaceclient.New(p.base, tok, nil)}
+		workflows: workflowclient.New(p.base, tok, nil), spaces: workspaceclient.New(p.base, tok, nil),
+		scheduler: schedulerclient.New(p.base, tok, nil)}
 }
 
 func apiStatus(err error) int {
