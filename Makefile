@@ -38,7 +38,7 @@ $(STATICCHECK):
 test: tools fmt-check vet staticcheck swagger-check test-race fuzz-short readme-check ## the whole test suite (what CI runs)
 
 fmt-check: ## fail on unformatted Go files
-	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $(MODULES) tools); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet: ## go vet every module
 	@for m in $(MODULES); do (cd $$m && go vet ./...) || exit 1; done
@@ -69,3 +69,21 @@ deploy-check: ## check deploy/ without a Docker engine: static builds, config fi
 
 clean: ## remove build outputs (not ./data)
 	rm -rf bin
+
+# --- the project's Kubernetes test cluster (scripts/cluster.sh, tools/k8s/README.md) ---
+CLUSTER_DIR ?= ./.cluster
+
+.PHONY: cluster-build cluster-up cluster-down cluster-smoke
+
+cluster-build: ## build (or find in the cache) the test cluster's binaries
+	@scripts/cluster.sh build
+
+cluster-up: cluster-build ## start the test cluster in CLUSTER_DIR (./.cluster)
+	@scripts/cluster.sh up $(CLUSTER_DIR)
+
+cluster-down: ## stop the test cluster in CLUSTER_DIR
+	@scripts/cluster.sh down $(CLUSTER_DIR)
+
+cluster-smoke: ## start a throwaway test cluster and run three Argo Workflows through it
+	@scripts/cluster-smoke.sh
+# --- end of the test cluster's targets ---
