@@ -247,6 +247,15 @@ type Compute struct {
 	CarbonIntensity float64 `json:"carbon_intensity,omitempty" minimum:"0" example:"56"`
 	// SecurityStandards the site is certified for ("ISO27001", "SecNumCloud", "HDS").
 	SecurityStandards []string `json:"security_standards,omitempty"`
+	// NodeSelector are the Kubernetes node labels a step placed on this
+	// compute must match (a list, since label keys hold '.' and '/').
+	NodeSelector []Label `json:"node_selector,omitempty"`
+}
+
+// Label is one Kubernetes label.
+type Label struct {
+	Key   string `json:"key" validate:"required" example:"kubernetes.io/arch"`
+	Value string `json:"value" example:"amd64"`
 }
 
 // Workflow is a ready-made workflow offered in the catalog.

@@ -999,6 +999,13 @@ const docTemplatescheduler = `{
                     "type": "integer",
                     "minimum": 0
                 },
+                "node_selector": {
+                    "description": "NodeSelector are the Kubernetes node labels a step placed on this\ncompute must match (a list, since label keys hold '.' and '/').",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/resource.Label"
+                    }
+                },
                 "security_standards": {
                     "description": "SecurityStandards the site is certified for (\"ISO27001\", \"SecNumCloud\", \"HDS\").",
                     "type": "array",
@@ -1072,6 +1079,22 @@ const docTemplatescheduler = `{
                 "KindCompute",
                 "KindWorkflow"
             ]
+        },
+        "resource.Label": {
+            "type": "object",
+            "required": [
+                "key"
+            ],
+            "properties": {
+                "key": {
+                    "type": "string",
+                    "example": "kubernetes.io/arch"
+                },
+                "value": {
+                    "type": "string",
+                    "example": "amd64"
+                }
+            }
         },
         "resource.Period": {
             "type": "string",

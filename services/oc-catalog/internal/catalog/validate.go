@@ -95,6 +95,7 @@ func normalize(in *resource.Input) {
 	if c := in.Compute; c != nil {
 		c.Country = strings.ToUpper(strings.TrimSpace(c.Country))
 		c.SecurityStandards = nilIfEmpty(c.SecurityStandards)
+		c.NodeSelector = nilIfEmpty(c.NodeSelector)
 	}
 	if p := in.Processing; p != nil {
 		p.Image = strings.TrimSpace(p.Image)
@@ -327,7 +328,31 @@ func (v *validator) compute(c *resource.Compute) {
 	for i, s := range c.SecurityStandards {
 		v.text(fmt.Sprintf("compute.security_standards[%d]", i), s, MaxTag, true, false)
 	}
+	if len(c.NodeSelector) > MaxTags {
+		v.add("compute.node_selector", "expected at most %d labels, got %d", MaxTags, len(c.NodeSelector))
+	}
+	seen := map[string]bool{}
+	for i, l := range c.NodeSelector {
+		f := fmt.Sprintf("compute.node_selector[%d]", i)
+		switch {
+		case !labelKeyRe.MatchString(l.Key) || len(l.Key) > 316:
+			v.add(f+".key", "expected a Kubernetes label key such as kubernetes.io/arch or zone (an optional DNS prefix and '/', then 1 to 63 of A-Z a-z 0-9 - _ . starting and ending alphanumeric), got %q", clip(l.Key))
+		case seen[l.Key]:
+			v.add(f+".key", "label %q is given twice: keep one value", clip(l.Key))
+		}
+		seen[l.Key] = true
+		if !labelValueRe.MatchString(l.Value) {
+			v.add(f+".value", "expected a Kubernetes label value: at most 63 of A-Z a-z 0-9 - _ . starting and ending alphanumeric, or empty, got %q", clip(l.Value))
+		}
+	}
 }
+
+// Kubernetes label syntax: an optional DNS subdomain prefix and '/', then a
+// name; values are names or empty.
+var (
+	labelKeyRe   = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
+	labelValueRe = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`)
+)
 
 // text checks a free text: its length in characters, that it is not blank
 // when required, and that it holds no control characters (newlines and tabs

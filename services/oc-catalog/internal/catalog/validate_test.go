@@ -23,7 +23,8 @@ func valid(k resource.Kind) resource.Input {
 		in.Storage = &resource.Storage{Endpoint: "https://s3.example.org", Bucket: "shared-results", Region: "eu-west-3"}
 	case resource.KindCompute:
 		in.Compute = &resource.Compute{ClusterRef: "edge-paris-1", Architecture: "arm64", CPUCores: 4, Country: "fr",
-			CarbonIntensity: 56, SecurityStandards: []string{"ISO27001"}}
+			CarbonIntensity: 56, SecurityStandards: []string{"ISO27001"},
+			NodeSelector: []resource.Label{{Key: "kubernetes.io/arch", Value: "arm64"}, {Key: "zone", Value: ""}}}
 	case resource.KindWorkflow:
 		in.Workflow = &resource.Workflow{WorkflowID: "6b0e3c6c-4d0a-4d21-9a43-0e4c1d7b9f10"}
 	}
@@ -138,6 +139,15 @@ func TestCheckRejects(t *testing.T) {
 		{"unknown architecture", resource.KindCompute, func(in *resource.Input) { in.Compute.Architecture = "x86" }, []string{"compute.architecture"}},
 		{"negative carbon", resource.KindCompute, func(in *resource.Input) { in.Compute.CarbonIntensity = -1 }, []string{"compute.carbon_intensity"}},
 		{"bad country", resource.KindCompute, func(in *resource.Input) { in.Compute.Country = "FRA" }, []string{"compute.country"}},
+		{"bad label key", resource.KindCompute, func(in *resource.Input) {
+			in.Compute.NodeSelector = []resource.Label{{Key: "Bad Prefix/x", Value: "a"}, {Key: "-x", Value: "a"}}
+		}, []string{"compute.node_selector[0].key", "compute.node_selector[1].key"}},
+		{"label twice", resource.KindCompute, func(in *resource.Input) {
+			in.Compute.NodeSelector = append(in.Compute.NodeSelector, resource.Label{Key: "zone", Value: "b"})
+		}, []string{"compute.node_selector[2].key"}},
+		{"bad label value", resource.KindCompute, func(in *resource.Input) {
+			in.Compute.NodeSelector = []resource.Label{{Key: "zone", Value: "not valid!"}}
+		}, []string{"compute.node_selector[0].value"}},
 		{"negative cores", resource.KindCompute, func(in *resource.Input) { in.Compute.CPUCores = -2 }, []string{"compute.cpu_cores"}},
 		{"missing workflow id", resource.KindWorkflow, func(in *resource.Input) { in.Workflow.WorkflowID = "" }, []string{"workflow.workflow_id"}},
 		{"several at once", resource.KindData, func(in *resource.Input) {
