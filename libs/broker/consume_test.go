@@ -50,15 +50,22 @@ func TestConsumeIsDurable(t *testing.T) {
 	}
 	opts := broker.ConsumerOptions{Durable: "test-consumer", Subjects: []string{event.WorkflowUpdated},
 		RetryDelay: 50 * time.Millisecond, Logger: log}
+	// Each start is a process of its own, with its own connection, closed
+	// when it stops: the server then drops its pending pulls at once.
 	start := func() (stop func()) {
+		conn, err := broker.Connect(ctx, emb.ClientURL(), "consumer", log)
+		if err != nil {
+			t.Fatal(err)
+		}
 		cctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- broker.Consume(cctx, nc, opts, handle) }()
+		go func() { done <- broker.Consume(cctx, conn, opts, handle) }()
 		return func() {
 			cancel()
 			if err := <-done; !errors.Is(err, context.Canceled) {
 				t.Errorf("Consume returned %v", err)
 			}
+			conn.Close()
 		}
 	}
 	wait := func(want string) {
