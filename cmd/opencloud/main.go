@@ -52,6 +52,9 @@ type appConfig struct {
 	LogFormat     string        `env:"OC_LOG_FORMAT" default:"text" help:"text or json"`
 	LogLevel      string        `env:"OC_LOG_LEVEL" default:"info" help:"debug, info, warn or error"`
 	EventsMaxAge  time.Duration `env:"OC_EVENTS_MAX_AGE" default:"168h" help:"how long NATS keeps events for replay"`
+	Kubeconfig    string        `env:"OC_KUBECONFIG" help:"kubeconfig of this peer's Kubernetes cluster (empty: none; executions wait for one)"`
+	Cluster       string        `env:"OC_DATACENTER_CLUSTER" default:"local" help:"the cluster's name: the cluster_ref of the computes it publishes"`
+	Retention     time.Duration `env:"OC_DATACENTER_RETENTION" default:"24h" help:"how long an ended execution's namespace is kept"`
 }
 
 func (c *appConfig) Validate() error {
@@ -204,7 +207,9 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 			return monitordsvc.New(ctx, monitordsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
 		},
 		func() (server.Component, error) {
-			return datacentersvc.New(ctx, datacentersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
+			return datacentersvc.New(ctx, datacentersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
+				Metrics: d.metrics, PeerID: cfg.PeerID, GatewayURL: d.gatewayURL,
+				Kubeconfig: cfg.Kubeconfig, Cluster: cfg.Cluster, Retention: cfg.Retention})
 		},
 		func() (server.Component, error) {
 			return peersvc.New(ctx, peersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})

@@ -67,12 +67,17 @@ var shared struct {
 	err     error
 }
 
-// Main runs the tests of a package with one FerretDB shared by all of them
-// (started on first use, one database per test), and stops it afterwards.
-// Call it from TestMain: func TestMain(m *testing.M) { testenv.Main(m) }.
+// Main runs the tests of a package with one FerretDB and one test cluster
+// shared by all of them (each started on first use: one database per test,
+// a namespace per test), and stops them afterwards. Call it from TestMain:
+// func TestMain(m *testing.M) { testenv.Main(m) }.
 func Main(m *testing.M) {
 	shared.enabled = true
 	code := m.Run()
+	if err := stopSharedCluster(); err != nil {
+		fmt.Fprintln(os.Stderr, "testenv: stop the test cluster:", err)
+		code = 1
+	}
 	if shared.f != nil {
 		if err := shared.f.stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "testenv: stop FerretDB:", err)

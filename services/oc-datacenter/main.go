@@ -3,11 +3,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/opencloud/opencloud/libs/config"
 	"github.com/opencloud/opencloud/libs/platform"
@@ -16,7 +18,25 @@ import (
 )
 
 type appConfig struct {
-	Infra platform.Infra
+	PeerID     string        `env:"OC_PEER_ID" default:"local" help:"the id of this peer"`
+	GatewayURL string        `env:"OC_GATEWAY_URL" default:"http://localhost:8000" help:"where oc-catalog is reached (inventory publishing)"`
+	Kubeconfig string        `env:"OC_KUBECONFIG" help:"path of the kubeconfig of this peer's Kubernetes cluster; empty: no cluster (the service says so on /datacenter/readyz)"`
+	Cluster    string        `env:"OC_DATACENTER_CLUSTER" default:"local" help:"the cluster's name: the cluster_ref of the compute resources it publishes (lowercase letters, digits, '.' and '-')"`
+	Retention  time.Duration `env:"OC_DATACENTER_RETENTION" default:"24h" help:"how long an ended execution's namespace is kept before it is deleted"`
+	Infra      platform.Infra
+}
+
+// Validate implements config.Validator.
+func (c *appConfig) Validate() error {
+	if c.Retention <= 0 {
+		return errors.New("OC_DATACENTER_RETENTION must be a positive duration such as 24h")
+	}
+	if c.Kubeconfig != "" {
+		if _, err := os.Stat(c.Kubeconfig); err != nil {
+			return fmt.Errorf("OC_KUBECONFIG=%s: %w", c.Kubeconfig, err)
+		}
+	}
+	return nil
 }
 
 func main() {
@@ -32,6 +52,8 @@ func run(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
 	return platform.Run(ctx, "datacenter", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
-			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier})
+			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
+				PeerID: cfg.PeerID, GatewayURL: cfg.GatewayURL,
+				Kubeconfig: cfg.Kubeconfig, Cluster: cfg.Cluster, Retention: cfg.Retention})
 		})
 }

@@ -14,9 +14,594 @@ const docTemplatedatacenter = `{
     },
     "host": "{{.Host}}",
     "basePath": "{{.BasePath}}",
-    "paths": {},
+    "paths": {
+        "/executions/{id}": {
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Deletes the execution's namespace and everything in it (Kubernetes finishes the deletion in the background). An execution without a namespace is already released: 204 too. Needs the admin role.",
+                "tags": [
+                    "executions"
+                ],
+                "summary": "Release an execution's namespace",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Execution id (a UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "400": {
+                        "description": "Invalid id",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "namespace_not_managed: the namespace was not made by OpenCloud",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "502": {
+                        "description": "The Kubernetes API failed",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "no_cluster: no kubeconfig configured",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/executions/{id}/prepare": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Makes sure the execution's namespace (oc-\u003cid\u003e, labelled with the execution and workflow ids and managed-by opencloud), the service account oc-executor, and the Role and RoleBinding Argo's executor needs (workflowtaskresults create/patch; pods get/watch/patch; pods/log get) exist as expected. Safe to call again: what exists is kept, what drifted is put back, and each object says whether it was created, updated or unchanged. A namespace of the same name that OpenCloud did not make for this execution, or one being deleted, is a 409. Needs the admin role.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "executions"
+                ],
+                "summary": "Prepare an execution's namespace",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Execution id (a UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The execution's workflow",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/datacenter.PrepareRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/datacenter.Prepared"
+                        }
+                    },
+                    "400": {
+                        "description": "Invalid id or workflow_id; details name the field",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "namespace_not_managed, workflow_mismatch or namespace_terminating",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "502": {
+                        "description": "The Kubernetes API failed",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "no_cluster: no kubeconfig configured",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/inventory/publish": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Creates or updates, in this peer's catalog and as the caller, one compute resource per node (FLUIDOS's flavour per node): cluster_ref the cluster's name, architecture, CPU cores, memory and GPUs that pods may use, and a node selector of the node's identifying labels (kubernetes.io/hostname, node.opencloud.io/name). A published compute is found again by its tags (datacenter-inventory, cluster-\u003ccluster\u003e, node-\u003cnode\u003e), so an admin may rename it, describe it or change its visibility and pricing in the catalog: publishing again only updates the inventory fields, and changes nothing when the nodes have not changed. The body is optional; its visibility applies to the computes this call creates (default private). Computes of nodes the cluster no longer has are listed as stale, not deleted. Needs the admin role.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "inventory"
+                ],
+                "summary": "Publish the cluster's nodes in the catalog",
+                "parameters": [
+                    {
+                        "description": "Visibility of new computes",
+                        "name": "body",
+                        "in": "body",
+                        "schema": {
+                            "$ref": "#/definitions/datacenter.PublishRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/datacenter.PublishResult"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body or invalid visibility",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "502": {
+                        "description": "The Kubernetes API or the catalog failed",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "no_cluster: no kubeconfig configured",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/nodes": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The nodes of this peer's cluster, sorted by name: architecture, OS, capacity and allocatable CPU (millicores), memory (bytes), GPUs (nvidia.com/gpu) and pods, labels, readiness.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "inventory"
+                ],
+                "summary": "List the cluster's nodes",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/datacenter.NodeList"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "502": {
+                        "description": "The Kubernetes API failed",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "no_cluster: no kubeconfig configured",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        }
+    },
+    "definitions": {
+        "apierror.Envelope": {
+            "type": "object",
+            "properties": {
+                "error": {
+                    "$ref": "#/definitions/apierror.Error"
+                }
+            }
+        },
+        "apierror.Error": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "type": "string"
+                },
+                "details": {},
+                "message": {
+                    "type": "string"
+                }
+            }
+        },
+        "datacenter.Action": {
+            "type": "string",
+            "enum": [
+                "created",
+                "updated",
+                "unchanged",
+                "failed"
+            ],
+            "x-enum-varnames": [
+                "Created",
+                "Updated",
+                "Unchanged",
+                "Failed"
+            ]
+        },
+        "datacenter.Node": {
+            "type": "object",
+            "properties": {
+                "allocatable": {
+                    "$ref": "#/definitions/datacenter.Resources"
+                },
+                "architecture": {
+                    "description": "Architecture as Kubernetes names it (kubernetes.io/arch).",
+                    "type": "string",
+                    "example": "amd64"
+                },
+                "capacity": {
+                    "description": "Capacity is what the node has; Allocatable what pods may use of it.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/datacenter.Resources"
+                        }
+                    ]
+                },
+                "gpu_model": {
+                    "description": "GPUModel is the nvidia.com/gpu.product label, when the node has one.",
+                    "type": "string"
+                },
+                "labels": {
+                    "description": "Labels are the node's labels, sorted by key.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/resource.Label"
+                    }
+                },
+                "name": {
+                    "type": "string",
+                    "example": "node-1"
+                },
+                "os": {
+                    "type": "string",
+                    "example": "linux"
+                },
+                "ready": {
+                    "description": "Ready is the node's Ready condition.",
+                    "type": "boolean"
+                },
+                "unschedulable": {
+                    "description": "Unschedulable: the node is cordoned.",
+                    "type": "boolean"
+                }
+            }
+        },
+        "datacenter.NodeList": {
+            "type": "object",
+            "properties": {
+                "cluster": {
+                    "description": "Cluster is the cluster's name (OC_DATACENTER_CLUSTER), the cluster_ref of its computes.",
+                    "type": "string",
+                    "example": "local"
+                },
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/datacenter.Node"
+                    }
+                }
+            }
+        },
+        "datacenter.Object": {
+            "type": "object",
+            "properties": {
+                "action": {
+                    "description": "Action: created, updated (put back to the expected spec) or unchanged.",
+                    "enum": [
+                        "created",
+                        "updated",
+                        "unchanged"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/datacenter.Action"
+                        }
+                    ],
+                    "example": "created"
+                },
+                "kind": {
+                    "type": "string",
+                    "example": "Role"
+                },
+                "name": {
+                    "type": "string",
+                    "example": "oc-executor"
+                },
+                "namespace": {
+                    "type": "string",
+                    "example": "oc-3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"
+                }
+            }
+        },
+        "datacenter.PrepareRequest": {
+            "type": "object",
+            "required": [
+                "workflow_id"
+            ],
+            "properties": {
+                "workflow_id": {
+                    "description": "WorkflowID is the workflow the execution runs (labels its namespace).",
+                    "type": "string",
+                    "example": "6b0e3c6c-4d0a-4d21-9a43-0e4c1d7b9f10"
+                }
+            }
+        },
+        "datacenter.Prepared": {
+            "type": "object",
+            "properties": {
+                "execution_id": {
+                    "type": "string",
+                    "example": "3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"
+                },
+                "namespace": {
+                    "type": "string",
+                    "example": "oc-3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"
+                },
+                "objects": {
+                    "description": "Objects lists the four objects in that order, with what was done.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/datacenter.Object"
+                    }
+                },
+                "role": {
+                    "type": "string",
+                    "example": "oc-executor"
+                },
+                "role_binding": {
+                    "type": "string",
+                    "example": "oc-executor"
+                },
+                "service_account": {
+                    "type": "string",
+                    "example": "oc-executor"
+                },
+                "workflow_id": {
+                    "type": "string",
+                    "example": "6b0e3c6c-4d0a-4d21-9a43-0e4c1d7b9f10"
+                }
+            }
+        },
+        "datacenter.PublishRequest": {
+            "type": "object",
+            "properties": {
+                "groups": {
+                    "description": "Groups, when Visibility is groups.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "visibility": {
+                    "description": "Visibility of the compute resources this call creates (default\nprivate); those already published keep the visibility they were given.",
+                    "enum": [
+                        "public",
+                        "partners",
+                        "groups",
+                        "private"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/resource.Visibility"
+                        }
+                    ],
+                    "example": "partners"
+                }
+            }
+        },
+        "datacenter.PublishResult": {
+            "type": "object",
+            "properties": {
+                "cluster": {
+                    "type": "string",
+                    "example": "local"
+                },
+                "created": {
+                    "type": "integer"
+                },
+                "failed": {
+                    "type": "integer"
+                },
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/datacenter.Published"
+                    }
+                },
+                "stale": {
+                    "description": "Stale are the ids of compute resources published earlier for nodes\nthe cluster no longer has (or duplicates of a node's compute). They\nare left in the catalog (bookings may refer to them): delete or keep\nthem there.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "unchanged": {
+                    "type": "integer"
+                },
+                "updated": {
+                    "type": "integer"
+                }
+            }
+        },
+        "datacenter.Published": {
+            "type": "object",
+            "properties": {
+                "action": {
+                    "enum": [
+                        "created",
+                        "updated",
+                        "unchanged",
+                        "failed"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/datacenter.Action"
+                        }
+                    ],
+                    "example": "created"
+                },
+                "error": {
+                    "description": "Error says why the catalog refused it, when Action is failed.",
+                    "type": "string"
+                },
+                "node": {
+                    "type": "string",
+                    "example": "node-1"
+                },
+                "resource_id": {
+                    "description": "ResourceID is the node's compute resource in the catalog.",
+                    "type": "string"
+                }
+            }
+        },
+        "datacenter.Resources": {
+            "type": "object",
+            "properties": {
+                "cpu_millicores": {
+                    "type": "integer",
+                    "example": 8000
+                },
+                "gpus": {
+                    "description": "GPUs are the node's nvidia.com/gpu.",
+                    "type": "integer",
+                    "example": 0
+                },
+                "memory_bytes": {
+                    "type": "integer",
+                    "example": 34359738368
+                },
+                "pods": {
+                    "type": "integer",
+                    "example": 110
+                }
+            }
+        },
+        "resource.Label": {
+            "type": "object",
+            "required": [
+                "key"
+            ],
+            "properties": {
+                "key": {
+                    "type": "string",
+                    "example": "kubernetes.io/arch"
+                },
+                "value": {
+                    "type": "string",
+                    "example": "amd64"
+                }
+            }
+        },
+        "resource.Visibility": {
+            "type": "string",
+            "enum": [
+                "public",
+                "partners",
+                "groups",
+                "private"
+            ],
+            "x-enum-varnames": [
+                "Public",
+                "Partners",
+                "Groups",
+                "Private"
+            ]
+        }
+    },
     "securityDefinitions": {
         "BearerAuth": {
+            "description": "\"Bearer \" followed by an access token from /auth.",
             "type": "apiKey",
             "name": "Authorization",
             "in": "header"
@@ -26,12 +611,12 @@ const docTemplatedatacenter = `{
 
 // SwaggerInfodatacenter holds exported Swagger Info so clients can modify it
 var SwaggerInfodatacenter = &swag.Spec{
-	Version:          "0.1",
+	Version:          "1.0",
 	Host:             "",
-	BasePath:         "/",
+	BasePath:         "/datacenter",
 	Schemes:          []string{},
 	Title:            "OpenCloud datacenter API",
-	Description:      "This peer's Kubernetes side: namespaces, service accounts, credentials, inventory. The API arrives with the execution issue.",
+	Description:      "This peer's Kubernetes side: each execution's namespace, service account and RBAC for Argo, removed after a retention period once the execution has ended; the cluster's nodes, published in the catalog as compute resources. Every route needs a bearer token from oc-auth, and the routes that write need the admin role. Without a kubeconfig (OC_KUBECONFIG) the service runs, /datacenter/readyz says so, and the routes needing the cluster answer 503 no_cluster. Errors are {\"error\": {\"code\", \"message\", \"details\"}}.",
 	InfoInstanceName: "datacenter",
 	SwaggerTemplate:  docTemplatedatacenter,
 	LeftDelim:        "{{",

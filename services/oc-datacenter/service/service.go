@@ -1,30 +1,57 @@
 // Package service builds oc-datacenter from its dependencies, for its standalone
 // main and for the all-in-one binary.
 //
-//	@title			OpenCloud datacenter API
-//	@version		0.1
-//	@description	This peer's Kubernetes side: namespaces, service accounts, credentials, inventory. The API arrives with the execution issue.
-//	@BasePath		/
+//	@title						OpenCloud datacenter API
+//	@version					1.0
+//	@description				This peer's Kubernetes side: each execution's namespace, service account and RBAC for Argo, removed after a retention period once the execution has ended; the cluster's nodes, published in the catalog as compute resources. Every route needs a bearer token from oc-auth, and the routes that write need the admin role. Without a kubeconfig (OC_KUBECONFIG) the service runs, /datacenter/readyz says so, and the routes needing the cluster answer 503 no_cluster. Errors are {"error": {"code", "message", "details"}}.
+//	@BasePath					/datacenter
 //	@securityDefinitions.apikey	BearerAuth
-//	@in				header
-//	@name			Authorization
+//	@in							header
+//	@name						Authorization
+//	@description				"Bearer " followed by an access token from /auth.
 package service
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/nats-io/nats.go"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/broker"
+	"github.com/opencloud/opencloud/libs/resource"
 	"github.com/opencloud/opencloud/libs/server"
 	"github.com/opencloud/opencloud/libs/store"
 
-	_ "github.com/opencloud/opencloud/services/oc-datacenter/docs" // registers the Swagger instance
+	catalogclient "github.com/opencloud/opencloud/services/oc-catalog/client"
+	"github.com/opencloud/opencloud/services/oc-scheduler/executions"
+
+	"github.com/opencloud/opencloud/services/oc-datacenter/datacenter"
+	// Registers the "datacenter" Swagger instance served at /datacenter/swagger/.
+	_ "github.com/opencloud/opencloud/services/oc-datacenter/docs"
+	"github.com/opencloud/opencloud/services/oc-datacenter/internal/httpapi"
+	"github.com/opencloud/opencloud/services/oc-datacenter/internal/inventory"
+	"github.com/opencloud/opencloud/services/oc-datacenter/internal/provision"
 )
+
+// Defaults for what Deps leaves empty.
+const (
+	DefaultPeerID        = "local"
+	DefaultGatewayURL    = "http://localhost:8000"
+	DefaultCluster       = "local"
+	DefaultRetention     = 24 * time.Hour
+	DefaultSweepInterval = time.Minute
+)
+
+// NoKubeconfig is the readiness check's message on a peer without a cluster.
+const NoKubeconfig = "no kubeconfig configured (OC_KUBECONFIG)"
 
 // Deps are what the service is built from.
 type Deps struct {
@@ -32,29 +59,130 @@ type Deps struct {
 	Store    store.Store
 	NATS     *nats.Conn
 	Verifier authn.Verifier
-	Metrics  *server.Metrics
+	Metrics  *server.Metrics // nil: a registry of its own
+
+	PeerID     string       // "": DefaultPeerID
+	GatewayURL string       // where oc-catalog is reached; "": DefaultGatewayURL
+	HTTPClient *http.Client // nil: a client with a 10 s timeout
+
+	// Kubeconfig is the path of the kubeconfig of this peer's cluster; ""
+	// runs the service without a cluster.
+	Kubeconfig string
+	// Cluster is the cluster's name, the cluster_ref of its computes; "": DefaultCluster.
+	Cluster string
+	// Retention is how long an ended execution's namespace is kept; 0: DefaultRetention.
+	Retention time.Duration
+	// SweepInterval is how often Run sweeps; 0: DefaultSweepInterval.
+	SweepInterval time.Duration
 }
 
-// Service is oc-datacenter. Its API arrives with a later issue; today it serves
-// health, readiness, metrics and its (empty) Swagger page.
+// Service is oc-datacenter; it implements server.Component.
 type Service struct {
 	handler http.Handler
+	prov    *provision.Provisioner // nil without a cluster
+	execs   *executions.Store
+	every   time.Duration
+	log     *slog.Logger
 }
 
-// New builds the service.
-func New(_ context.Context, d Deps) (*Service, error) {
-	if d.Store == nil || d.NATS == nil || d.Verifier == nil || d.Logger == nil {
-		return nil, errors.New("datacenter: Logger, Store, NATS and Verifier are required")
+var _ server.Component = (*Service)(nil)
+
+// New builds the service. A kubeconfig that cannot be loaded stops it; a
+// cluster that does not answer only makes it unready.
+func New(ctx context.Context, d Deps) (*Service, error) {
+	var missing []error
+	if d.Logger == nil {
+		missing = append(missing, errors.New("Logger"))
 	}
-	engine, _ := server.New(server.Options{
+	if d.Store == nil {
+		missing = append(missing, errors.New("Store"))
+	}
+	if d.NATS == nil {
+		missing = append(missing, errors.New("NATS"))
+	}
+	if d.Verifier == nil {
+		// Without it the API would be open to anyone.
+		missing = append(missing, errors.New("Verifier"))
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("datacenter: missing dependencies: %w", errors.Join(missing...))
+	}
+	if d.PeerID == "" {
+		d.PeerID = DefaultPeerID
+	}
+	if d.GatewayURL == "" {
+		d.GatewayURL = DefaultGatewayURL
+	}
+	if d.HTTPClient == nil {
+		d.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if d.Cluster == "" {
+		d.Cluster = DefaultCluster
+	}
+	if !inventory.ValidClusterName(d.Cluster) {
+		return nil, fmt.Errorf("datacenter: cluster name %q: expected lowercase letters, digits, '.' and '-' (OC_DATACENTER_CLUSTER)", d.Cluster)
+	}
+	if d.Retention == 0 {
+		d.Retention = DefaultRetention
+	}
+	if d.Retention < 0 {
+		return nil, fmt.Errorf("datacenter: retention %s: expected a positive duration (OC_DATACENTER_RETENTION)", d.Retention)
+	}
+	if d.SweepInterval <= 0 {
+		d.SweepInterval = DefaultSweepInterval
+	}
+	log := d.Logger.With("service", "datacenter")
+	execs, err := executions.Open(ctx, d.Store)
+	if err != nil {
+		return nil, fmt.Errorf("datacenter: %w", err)
+	}
+	s := &Service{execs: execs, every: d.SweepInterval, log: log}
+
+	kubeCheck := func(context.Context) error { return errors.New(NoKubeconfig) }
+	var cluster httpapi.Cluster
+	if d.Kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", d.Kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("datacenter: kubeconfig %s (OC_KUBECONFIG): %w", d.Kubeconfig, err)
+		}
+		// A hung API server must not hold a request for ever.
+		cfg.Timeout = 30 * time.Second
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("datacenter: kubeconfig %s (OC_KUBECONFIG): %w", d.Kubeconfig, err)
+		}
+		s.prov = provision.New(cs, d.Retention)
+		cluster = kubeCluster{cs: cs, prov: s.prov}
+		kubeCheck = func(ctx context.Context) error { return apiReady(ctx, cs, cfg) }
+		log.Info("kubernetes cluster configured", "cluster", d.Cluster, "server", cfg.Host, "retention", d.Retention)
+	} else {
+		log.Warn("no Kubernetes cluster: set OC_KUBECONFIG; executions cannot be prepared until then")
+	}
+
+	engine, api := server.New(server.Options{
 		Name: "datacenter", Prefix: "/datacenter", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
 		SwaggerInstance: "datacenter",
 		Checks: []server.Check{
 			{Name: "store", Check: d.Store.Ping},
 			{Name: "nats", Check: func(context.Context) error { return broker.Ping(d.NATS) }},
+			{Name: "kubernetes", Check: kubeCheck},
 		},
 	})
-	return &Service{handler: engine}, nil
+	catalog := func(p authn.Principal) inventory.Catalog {
+		return catalogAdapter{c: catalogclient.New(d.GatewayURL, catalogclient.StaticToken(p.Token), d.HTTPClient)}
+	}
+	httpapi.Register(api, cluster, d.Cluster, catalog)
+	s.handler = engine
+	return s, nil
+}
+
+// apiReady asks the API server's /readyz.
+func apiReady(ctx context.Context, cs kubernetes.Interface, cfg *rest.Config) error {
+	err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
+	if err != nil {
+		return fmt.Errorf("kubernetes API server %s is not ready: %w", cfg.Host, err)
+	}
+	return nil
 }
 
 // Name implements server.Component.
@@ -66,5 +194,101 @@ func (s *Service) Prefix() string { return "/datacenter" }
 // Handler implements server.Component.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run implements server.Component; the service has no background work yet.
-func (s *Service) Run(context.Context) error { return nil }
+// Run implements server.Component: every SweepInterval it deletes the
+// namespaces of executions that ended more than the retention ago.
+// Without a cluster there is nothing to sweep.
+func (s *Service) Run(ctx context.Context) error {
+	if s.prov == nil {
+		return nil
+	}
+	return server.Every(ctx, s.every, func(ctx context.Context) {
+		res, err := s.Sweep(ctx, time.Now())
+		if err != nil {
+			s.log.WarnContext(ctx, "sweeping execution namespaces failed", "err", err)
+		}
+		if len(res.Deleted) > 0 {
+			s.log.InfoContext(ctx, "swept execution namespaces", "deleted", res.Deleted, "kept", res.Kept)
+		}
+	})
+}
+
+// SweepResult is what one sweep did.
+type SweepResult = provision.SweepResult
+
+// ErrNoCluster is Sweep's error on a peer without a cluster.
+var ErrNoCluster = errors.New("datacenter: no Kubernetes cluster configured")
+
+// Sweep deletes, once, the namespaces of executions over for more than the
+// retention at now (Run calls it periodically). An execution the store
+// does not know counts as over since its namespace was created.
+func (s *Service) Sweep(ctx context.Context, now time.Time) (SweepResult, error) {
+	if s.prov == nil {
+		return SweepResult{}, ErrNoCluster
+	}
+	return s.prov.Sweep(ctx, now, s.ended)
+}
+
+func (s *Service) ended(ctx context.Context, id string) (time.Time, bool, error) {
+	e, err := s.execs.Get(ctx, id)
+	if errors.Is(err, executions.ErrNotFound) {
+		return time.Time{}, true, nil
+	}
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	if !e.State.Terminal() {
+		return time.Time{}, false, nil
+	}
+	if e.FinishedAt != nil {
+		return *e.FinishedAt, true, nil
+	}
+	return e.UpdatedAt, true, nil
+}
+
+// kubeCluster is httpapi.Cluster on a real cluster.
+type kubeCluster struct {
+	cs   kubernetes.Interface
+	prov *provision.Provisioner
+}
+
+func (k kubeCluster) Prepare(ctx context.Context, executionID, workflowID string) (datacenter.Prepared, error) {
+	return k.prov.Prepare(ctx, executionID, workflowID)
+}
+
+func (k kubeCluster) Release(ctx context.Context, executionID string) error {
+	return k.prov.Release(ctx, executionID)
+}
+
+func (k kubeCluster) Nodes(ctx context.Context) ([]datacenter.Node, error) {
+	nodes, err := inventory.Nodes(ctx, k.cs)
+	if err != nil {
+		return nil, fmt.Errorf("list nodes: %w: %w", provision.ErrCluster, err)
+	}
+	return nodes, nil
+}
+
+// catalogAdapter is inventory.Catalog on oc-catalog's client.
+type catalogAdapter struct{ c *catalogclient.Client }
+
+func (a catalogAdapter) Computes(ctx context.Context, tags []string) ([]resource.Resource, error) {
+	var out []resource.Resource
+	for {
+		page, err := a.c.List(ctx, catalogclient.ListOptions{Kind: resource.KindCompute, Tags: tags,
+			Sort: []string{"created_at"}, Limit: 200, Offset: len(out)})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if len(page.Items) == 0 || int64(len(out)) >= page.Total {
+			return out, nil
+		}
+	}
+}
+
+func (a catalogAdapter) Create(ctx context.Context, in resource.Input) (resource.Resource, error) {
+	return a.c.Create(ctx, in)
+}
+
+func (a catalogAdapter) Update(ctx context.Context, id string, version int64, in resource.Input) (resource.Resource, error) {
+	return a.c.Update(ctx, id, version, in)
+}

@@ -1,0 +1,462 @@
+// Package provision makes and removes what an execution needs in this
+// peer's cluster: its namespace, the service account Argo runs its pods
+// as, and the Role and RoleBinding Argo's executor needs. Every object is
+// created idempotently: on a second call, what drifted from the expected
+// spec is put back.
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/opencloud/opencloud/libs/execution"
+
+	"github.com/opencloud/opencloud/services/oc-datacenter/datacenter"
+)
+
+// ManagedBy is the value of execution.LabelManaged on every object made here.
+const ManagedBy = "opencloud"
+
+// RoleName names the Role and the RoleBinding of an execution's namespace.
+const RoleName = "oc-executor"
+
+// Sentinel errors.
+var (
+	// ErrCluster: the Kubernetes API failed or refused the request.
+	ErrCluster = errors.New("the Kubernetes API failed")
+)
+
+// ValidationError lists what is wrong with the ids given.
+type ValidationError struct{ Problems []Problem }
+
+// Problem is one invalid field.
+type Problem struct{ Field, Problem string }
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("invalid request: %s: %s", e.Problems[0].Field, e.Problems[0].Problem)
+}
+
+// ConflictError is a namespace that exists but cannot be used for the
+// execution (another owner, another workflow, being deleted).
+type ConflictError struct {
+	Code    string // namespace_not_managed, workflow_mismatch, namespace_terminating
+	Message string
+}
+
+func (e *ConflictError) Error() string { return e.Message }
+
+// Provisioner works on one cluster.
+type Provisioner struct {
+	cs        kubernetes.Interface
+	retention time.Duration
+}
+
+// New returns a provisioner on cs that sweeps executions ended more than
+// retention ago.
+func New(cs kubernetes.Interface, retention time.Duration) *Provisioner {
+	return &Provisioner{cs: cs, retention: retention}
+}
+
+// ExecutorRules are what Argo v3.6's executor does with the execution's
+// service account: report step outputs as WorkflowTaskResults, and read,
+// watch and annotate its own pod and its logs.
+func ExecutorRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtaskresults"}, Verbs: []string{"create", "patch"}},
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "watch", "patch"}},
+		{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+	}
+}
+
+// ValidateIDs checks that an execution id makes a valid namespace name and
+// a workflow id a valid label value (workflowID "" is not checked: Release
+// and Sweep have none).
+func ValidateIDs(executionID, workflowID string, needWorkflow bool) error {
+	var probs []Problem
+	if executionID == "" {
+		probs = append(probs, Problem{"id", "required: the execution's id"})
+	} else if errs := validation.IsDNS1123Label(execution.Namespace(executionID)); len(errs) > 0 {
+		probs = append(probs, Problem{"id", fmt.Sprintf("the execution id must make a Kubernetes namespace name %q: %s; use the execution's id (a UUID)", clip(execution.Namespace(executionID)), errs[0])})
+	}
+	switch {
+	case !needWorkflow:
+	case workflowID == "":
+		probs = append(probs, Problem{"workflow_id", "required: the id of the workflow the execution runs"})
+	default:
+		if errs := validation.IsValidLabelValue(workflowID); len(errs) > 0 {
+			probs = append(probs, Problem{"workflow_id", fmt.Sprintf("must be usable as a Kubernetes label value: %s; use the workflow's id (a UUID)", errs[0])})
+		}
+	}
+	if len(probs) > 0 {
+		return &ValidationError{Problems: probs}
+	}
+	return nil
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
+
+// labels are the labels of every object of an execution.
+func labels(executionID, workflowID string) map[string]string {
+	return map[string]string{
+		execution.LabelExecution: executionID,
+		execution.LabelWorkflow:  workflowID,
+		execution.LabelManaged:   ManagedBy,
+	}
+}
+
+// withLabels returns have with want's labels set over it: labels others
+// added (admins, policies) are kept.
+func withLabels(have, want map[string]string) (map[string]string, bool) {
+	out := maps.Clone(have)
+	if out == nil {
+		out = map[string]string{}
+	}
+	changed := false
+	for k, v := range want {
+		if out[k] != v {
+			out[k], changed = v, true
+		}
+	}
+	return out, changed
+}
+
+// Prepare makes sure the execution's namespace, service account, Role and
+// RoleBinding exist as expected, creating or putting back what is missing
+// or changed.
+func (p *Provisioner) Prepare(ctx context.Context, executionID, workflowID string) (datacenter.Prepared, error) {
+	out := datacenter.Prepared{ExecutionID: executionID, WorkflowID: workflowID,
+		Namespace: execution.Namespace(executionID), ServiceAccount: execution.ServiceAccount,
+		Role: RoleName, RoleBinding: RoleName}
+	if err := ValidateIDs(executionID, workflowID, true); err != nil {
+		return out, err
+	}
+	ns, lbl := out.Namespace, labels(executionID, workflowID)
+	steps := []struct {
+		kind string
+		name string
+		do   func(context.Context, string, map[string]string) (datacenter.Action, error)
+	}{
+		{"Namespace", ns, p.namespace},
+		{"ServiceAccount", execution.ServiceAccount, p.serviceAccount},
+		{"Role", RoleName, p.role},
+		{"RoleBinding", RoleName, p.roleBinding},
+	}
+	for _, s := range steps {
+		act, err := s.do(ctx, ns, lbl)
+		if err != nil {
+			return out, err
+		}
+		obj := datacenter.Object{Kind: s.kind, Name: s.name, Namespace: ns, Action: act}
+		if s.kind == "Namespace" {
+			obj.Namespace = ""
+		}
+		out.Objects = append(out.Objects, obj)
+	}
+	return out, nil
+}
+
+func (p *Provisioner) namespace(ctx context.Context, name string, lbl map[string]string) (datacenter.Action, error) {
+	want := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: lbl}}
+	_, err := p.cs.CoreV1().Namespaces().Create(ctx, want, metav1.CreateOptions{})
+	if err == nil {
+		return datacenter.Created, nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return "", clusterErr("create namespace "+name, err)
+	}
+	act := datacenter.Unchanged
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := p.cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if err := ours(cur.ObjectMeta, lbl); err != nil {
+			return err
+		}
+		if cur.DeletionTimestamp != nil || cur.Status.Phase == corev1.NamespaceTerminating {
+			return &ConflictError{Code: "namespace_terminating", Message: fmt.Sprintf(
+				"namespace %s is being deleted (the execution was released or swept): wait until it is gone, then prepare again", name)}
+		}
+		merged, changed := withLabels(cur.Labels, lbl)
+		if !changed {
+			return nil
+		}
+		cur.Labels = merged
+		_, err = p.cs.CoreV1().Namespaces().Update(ctx, cur, metav1.UpdateOptions{})
+		act = datacenter.Updated
+		return err
+	})
+	if err != nil {
+		return "", clusterErr("update namespace "+name, err)
+	}
+	return act, nil
+}
+
+// ours refuses a namespace that OpenCloud did not make for this execution
+// and workflow: preparing must never take over somebody else's namespace.
+func ours(m metav1.ObjectMeta, lbl map[string]string) error {
+	if m.Labels[execution.LabelManaged] != ManagedBy || m.Labels[execution.LabelExecution] != lbl[execution.LabelExecution] {
+		return &ConflictError{Code: "namespace_not_managed", Message: fmt.Sprintf(
+			"namespace %s exists and was not made by OpenCloud for this execution (labels %s=%s, %s=%s are missing): remove or rename it",
+			m.Name, execution.LabelManaged, ManagedBy, execution.LabelExecution, lbl[execution.LabelExecution])}
+	}
+	if w, ok := m.Labels[execution.LabelWorkflow]; ok && w != lbl[execution.LabelWorkflow] {
+		return &ConflictError{Code: "workflow_mismatch", Message: fmt.Sprintf(
+			"execution %s was prepared for workflow %s, not %s", lbl[execution.LabelExecution], w, lbl[execution.LabelWorkflow])}
+	}
+	return nil
+}
+
+func (p *Provisioner) serviceAccount(ctx context.Context, ns string, lbl map[string]string) (datacenter.Action, error) {
+	api := p.cs.CoreV1().ServiceAccounts(ns)
+	want := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: execution.ServiceAccount, Namespace: ns, Labels: lbl}}
+	if _, err := api.Create(ctx, want, metav1.CreateOptions{}); err == nil {
+		return datacenter.Created, nil
+	} else if !apierrors.IsAlreadyExists(err) {
+		return "", clusterErr("create service account", err)
+	}
+	act := datacenter.Unchanged
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := api.Get(ctx, execution.ServiceAccount, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		merged, changed := withLabels(cur.Labels, lbl)
+		if !changed {
+			return nil
+		}
+		cur.Labels = merged
+		_, err = api.Update(ctx, cur, metav1.UpdateOptions{})
+		act = datacenter.Updated
+		return err
+	})
+	if err != nil {
+		return "", clusterErr("update service account", err)
+	}
+	return act, nil
+}
+
+func (p *Provisioner) role(ctx context.Context, ns string, lbl map[string]string) (datacenter.Action, error) {
+	api := p.cs.RbacV1().Roles(ns)
+	want := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: RoleName, Namespace: ns, Labels: lbl}, Rules: ExecutorRules()}
+	if _, err := api.Create(ctx, want, metav1.CreateOptions{}); err == nil {
+		return datacenter.Created, nil
+	} else if !apierrors.IsAlreadyExists(err) {
+		return "", clusterErr("create role", err)
+	}
+	act := datacenter.Unchanged
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := api.Get(ctx, RoleName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		merged, changed := withLabels(cur.Labels, lbl)
+		if !changed && RulesEqual(cur.Rules, want.Rules) {
+			return nil
+		}
+		cur.Labels, cur.Rules = merged, want.Rules
+		_, err = api.Update(ctx, cur, metav1.UpdateOptions{})
+		act = datacenter.Updated
+		return err
+	})
+	if err != nil {
+		return "", clusterErr("update role", err)
+	}
+	return act, nil
+}
+
+func (p *Provisioner) roleBinding(ctx context.Context, ns string, lbl map[string]string) (datacenter.Action, error) {
+	api := p.cs.RbacV1().RoleBindings(ns)
+	want := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: RoleName, Namespace: ns, Labels: lbl},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: RoleName},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: execution.ServiceAccount, Namespace: ns}},
+	}
+	if _, err := api.Create(ctx, want, metav1.CreateOptions{}); err == nil {
+		return datacenter.Created, nil
+	} else if !apierrors.IsAlreadyExists(err) {
+		return "", clusterErr("create role binding", err)
+	}
+	act := datacenter.Unchanged
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := api.Get(ctx, RoleName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if cur.RoleRef != want.RoleRef {
+			// The role reference of a binding cannot be changed: replace it.
+			if err := api.Delete(ctx, RoleName, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cur.UID}}); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+			act = datacenter.Updated
+			_, err := api.Create(ctx, want, metav1.CreateOptions{})
+			if apierrors.IsAlreadyExists(err) {
+				return apierrors.NewConflict(rbacv1.Resource("rolebindings"), RoleName, err)
+			}
+			return err
+		}
+		merged, changed := withLabels(cur.Labels, lbl)
+		if !changed && slices.Equal(cur.Subjects, want.Subjects) {
+			return nil
+		}
+		cur.Labels, cur.Subjects = merged, want.Subjects
+		_, err = api.Update(ctx, cur, metav1.UpdateOptions{})
+		act = datacenter.Updated
+		return err
+	})
+	if err != nil {
+		return "", clusterErr("update role binding", err)
+	}
+	return act, nil
+}
+
+// RulesEqual compares two rule lists as sets of (group, resource, verb)
+// grants, so that an equivalent Role written in another order or shape is
+// not rewritten.
+func RulesEqual(a, b []rbacv1.PolicyRule) bool {
+	return maps.Equal(grants(a), grants(b))
+}
+
+type grant struct{ group, resource, verb, name, url string }
+
+func grants(rules []rbacv1.PolicyRule) map[grant]bool {
+	out := map[grant]bool{}
+	for _, r := range rules {
+		for _, u := range r.NonResourceURLs {
+			for _, v := range r.Verbs {
+				out[grant{url: u, verb: v}] = true
+			}
+		}
+		names := r.ResourceNames
+		if len(names) == 0 {
+			names = []string{""}
+		}
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					for _, n := range names {
+						out[grant{group: g, resource: res, verb: v, name: n}] = true
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Release deletes the execution's namespace and so everything in it. An
+// execution without a namespace is already released.
+func (p *Provisioner) Release(ctx context.Context, executionID string) error {
+	if err := ValidateIDs(executionID, "", false); err != nil {
+		return err
+	}
+	name := execution.Namespace(executionID)
+	cur, err := p.cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return clusterErr("get namespace "+name, err)
+	}
+	if cur.Labels[execution.LabelManaged] != ManagedBy || cur.Labels[execution.LabelExecution] != executionID {
+		return &ConflictError{Code: "namespace_not_managed", Message: fmt.Sprintf(
+			"namespace %s was not made by OpenCloud for this execution: it is left alone", name)}
+	}
+	if cur.DeletionTimestamp != nil {
+		return nil
+	}
+	return p.delete(ctx, cur)
+}
+
+func (p *Provisioner) delete(ctx context.Context, ns *corev1.Namespace) error {
+	// The UID precondition keeps a namespace re-created meanwhile alive.
+	err := p.cs.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &ns.UID}})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return clusterErr("delete namespace "+ns.Name, err)
+	}
+	return nil
+}
+
+// Ended tells whether an execution is over and since when. A zero endedAt
+// with over true means "over, time unknown" (an execution the store does
+// not know): the namespace's creation time stands in for it.
+type Ended func(ctx context.Context, executionID string) (endedAt time.Time, over bool, err error)
+
+// SweepResult is what one sweep did.
+type SweepResult struct {
+	Deleted []string // namespaces deleted
+	Kept    int      // managed namespaces left: running, or ended within the retention
+}
+
+// Sweep deletes the namespaces OpenCloud made whose execution ended more
+// than the retention before now. A failure on one namespace does not stop
+// the others; every failure is returned, joined.
+func (p *Provisioner) Sweep(ctx context.Context, now time.Time, isOver Ended) (SweepResult, error) {
+	var res SweepResult
+	list, err := p.cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{
+		LabelSelector: execution.LabelManaged + "=" + ManagedBy})
+	if err != nil {
+		return res, clusterErr("list namespaces", err)
+	}
+	var errs []error
+	for i := range list.Items {
+		ns := &list.Items[i]
+		id := ns.Labels[execution.LabelExecution]
+		if ns.DeletionTimestamp != nil || id == "" {
+			continue
+		}
+		ended, over, err := isOver(ctx, id)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("execution %s: %w", id, err))
+			continue
+		}
+		if !Due(ended, over, ns.CreationTimestamp.Time, now, p.retention) {
+			res.Kept++
+			continue
+		}
+		if err := p.delete(ctx, ns); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		res.Deleted = append(res.Deleted, ns.Name)
+	}
+	return res, errors.Join(errs...)
+}
+
+// Due decides whether a namespace created at created, whose execution is
+// over (ended at endedAt, zero when unknown), is past its retention at now.
+func Due(endedAt time.Time, over bool, created, now time.Time, retention time.Duration) bool {
+	if !over {
+		return false
+	}
+	if endedAt.IsZero() {
+		endedAt = created
+	}
+	return now.Sub(endedAt) >= retention
+}
+
+func clusterErr(what string, err error) error {
+	var ve *ValidationError
+	var ce *ConflictError
+	if errors.As(err, &ve) || errors.As(err, &ce) {
+		return err
+	}
+	return fmt.Errorf("%s: %w: %w", what, ErrCluster, err)
+}
