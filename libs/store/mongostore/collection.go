@@ -281,9 +281,18 @@ func (c *collection) syncIndexes(ctx context.Context) error {
 		}
 		c.store.log.InfoContext(ctx, "mongostore: dropped index", "collection", c.schema.Spec().Name, "index", ix.Name)
 	}
+	have := make(map[string]bool, len(existing))
+	for _, ix := range existing {
+		have[ix.Name] = true
+	}
+	// An index's name says its fields and uniqueness, so one that exists is
+	// the one wanted. Asking for it again is a no-op on MongoDB, but FerretDB
+	// 1.18 fails on a collection opened a second time.
 	models := make([]mongo.IndexModel, 0, len(want))
-	for _, m := range want {
-		models = append(models, m)
+	for name, m := range want {
+		if !have[name] {
+			models = append(models, m)
+		}
 	}
 	if len(models) == 0 {
 		return nil

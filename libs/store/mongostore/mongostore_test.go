@@ -2,6 +2,7 @@ package mongostore_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -141,5 +142,32 @@ func TestStoredForm(t *testing.T) {
 	}
 	if _, err := c.Get(ctx, "a", &got); err != nil || !got.At.Equal(at.Truncate(time.Millisecond)) {
 		t.Errorf("at read back as %v (%v), want %v to the millisecond", got.At, err, at)
+	}
+}
+
+// TestOpenCollectionTwice: a second process (a command run beside the
+// service, a restart) opens a collection whose indexes exist already.
+func TestOpenCollectionTwice(t *testing.T) {
+	ctx := context.Background()
+	uri := testenv.MongoURI(t)
+	const db = "twice"
+	t.Cleanup(func() { dropDatabase(t, uri, db) })
+	spec := store.Spec{Name: "twice", Fields: []store.Field{{Name: "name", Type: store.String}, {Name: "n", Type: store.Int}},
+		Indexes: []store.Index{{Fields: []string{"name"}, Unique: true}, {Fields: []string{"n"}}}}
+	for i := range 3 {
+		s, err := mongostore.Open(ctx, uri, db, testenv.Logger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.Collection(ctx, spec)
+		if err != nil {
+			t.Fatalf("open %d: %v", i+1, err)
+		}
+		if _, err := c.Insert(ctx, fmt.Sprint(i), map[string]any{"name": fmt.Sprint("x", i), "n": i}); err != nil {
+			t.Fatalf("insert after open %d: %v", i+1, err)
+		}
+		if err := s.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
