@@ -1,9 +1,19 @@
 // Command oc-monitord runs the monitord service on its own (compose, production).
+//
+//	oc-monitord                      serve (health, readiness, metrics)
+//	oc-monitord render EXECUTION_ID  print the execution's Argo Workflow as YAML
+//
+// render reads the execution from the store the platform configuration
+// names (OC_STORE, OC_SQLITE_PATH or OC_MONGO_URI/OC_MONGO_DB), renders it
+// as oc-monitord would submit it, checks it with Argo's validation and
+// prints it for a person to inspect; it neither submits nor changes anything.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -12,6 +22,9 @@ import (
 	"github.com/opencloud/opencloud/libs/config"
 	"github.com/opencloud/opencloud/libs/platform"
 	"github.com/opencloud/opencloud/libs/server"
+	"github.com/opencloud/opencloud/services/oc-scheduler/executions"
+
+	"github.com/opencloud/opencloud/services/oc-monitord/internal/render"
 	"github.com/opencloud/opencloud/services/oc-monitord/service"
 )
 
@@ -19,19 +32,82 @@ type appConfig struct {
 	Infra platform.Infra
 }
 
+// renderConfig is what render reads: where the store is, and who this peer is.
+type renderConfig struct {
+	PeerID string `env:"OC_PEER_ID" default:"local" help:"the id of this peer: computes of other peers run through Admiralty"`
+	Infra  platform.Infra
+}
+
+const usage = "usage: oc-monitord [render EXECUTION_ID]"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "oc-monitord:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, getenv config.Getenv) error {
+func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) error {
+	switch {
+	case len(args) == 0:
+		return serve(ctx, getenv)
+	case args[0] == "render":
+		if len(args) != 2 || args[1] == "" {
+			return errors.New("render needs exactly one execution id\n" + usage)
+		}
+		return renderCmd(ctx, args[1], getenv, stdout, stderr)
+	default:
+		return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+	}
+}
+
+func serve(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
 	return platform.Run(ctx, "monitord", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
 			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier})
 		})
+}
+
+func renderCmd(ctx context.Context, id string, getenv config.Getenv, stdout, stderr io.Writer) error {
+	var cfg renderConfig
+	if err := config.Load(getenv, &cfg); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	if err := cfg.Infra.Validate(); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	// Only the store is needed: no NATS, no token verifier, nothing served.
+	log := platform.NewLogger(stderr, cfg.Infra.LogFormat, cfg.Infra.LogLevel)
+	st, err := platform.OpenStore(ctx, cfg.Infra, log)
+	if err != nil {
+		return fmt.Errorf("open the %s store: %w", cfg.Infra.Store, err)
+	}
+	defer st.Close(context.Background())
+	execs, err := executions.Open(ctx, st)
+	if err != nil {
+		return err
+	}
+	e, err := execs.Get(ctx, id)
+	if errors.Is(err, executions.ErrNotFound) {
+		return fmt.Errorf("no execution %q in the %s store (check the id and OC_STORE/OC_SQLITE_PATH/OC_MONGO_URI)", id, cfg.Infra.Store)
+	}
+	if err != nil {
+		return err
+	}
+	w, err := render.Render(e, render.Options{LocalPeer: cfg.PeerID})
+	if err != nil {
+		return fmt.Errorf("execution %s: %w", id, err)
+	}
+	if err := render.Validate(w); err != nil {
+		return fmt.Errorf("execution %s: %w", id, err)
+	}
+	out, err := render.YAML(w)
+	if err != nil {
+		return fmt.Errorf("execution %s: encode YAML: %w", id, err)
+	}
+	_, err = stdout.Write(out)
+	return err
 }
