@@ -54,4 +54,7 @@ expect '"code":"dangling_link"' "the dangling link of the draft"
 expect '"code":"no_compute"' "the processing without compute of the draft"
 expect '"type":"item.shared"' "the area's history with the shared workflow"
 grep -qx 200 <<<"$out" || { echo "readme-check: sharing the workflow in the area did not answer 200" >&2; exit 1; }
+grep -qx 201 <<<"$out" || { echo "readme-check: booking the workflow did not answer 201" >&2; exit 1; }
+expect '"code":"booking_conflict"' "a 409 on the same booking again"
+expect '"total":3,' "the three booked executions"
 echo "readme-check: the README's curl session runs as written"
