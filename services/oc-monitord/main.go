@@ -2,11 +2,21 @@
 //
 //	oc-monitord                      serve (health, readiness, metrics)
 //	oc-monitord render EXECUTION_ID  print the execution's Argo Workflow as YAML
+//	oc-monitord run EXECUTION_ID     run the execution on the cluster and follow it to its end
 //
 // render reads the execution from the store the platform configuration
 // names (OC_STORE, OC_SQLITE_PATH or OC_MONGO_URI/OC_MONGO_DB), renders it
 // as oc-monitord would submit it, checks it with Argo's validation and
 // prints it for a person to inspect; it neither submits nor changes anything.
+//
+// run is the worker oc-schedulerd's process launcher starts for a claimed
+// (starting) execution, or again for a running one after a crash: it
+// submits the execution's Argo Workflow to the cluster of OC_KUBECONFIG
+// (or finds the one already submitted), follows it, writes the steps and
+// the end in the store and announces them on NATS. It exits 0 once the
+// execution has ended, whatever its state, and non-zero when the store,
+// NATS or the cluster failed or it was stopped (the execution is then left
+// for a worker started later to re-attach).
 package main
 
 import (
@@ -18,7 +28,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/opencloud/opencloud/libs/broker"
 	"github.com/opencloud/opencloud/libs/config"
 	"github.com/opencloud/opencloud/libs/platform"
 	"github.com/opencloud/opencloud/libs/server"
@@ -26,6 +40,7 @@ import (
 
 	"github.com/opencloud/opencloud/services/oc-monitord/internal/render"
 	"github.com/opencloud/opencloud/services/oc-monitord/service"
+	"github.com/opencloud/opencloud/services/oc-monitord/worker"
 )
 
 type appConfig struct {
@@ -38,7 +53,14 @@ type renderConfig struct {
 	Infra  platform.Infra
 }
 
-const usage = "usage: oc-monitord [render EXECUTION_ID]"
+// runConfig is what run reads.
+type runConfig struct {
+	PeerID     string `env:"OC_PEER_ID" default:"local" help:"the id of this peer: computes of other peers run through Admiralty"`
+	Kubeconfig string `env:"OC_KUBECONFIG" help:"path of the kubeconfig of this peer's Kubernetes cluster, where executions run (required by run)"`
+	Infra      platform.Infra
+}
+
+const usage = "usage: oc-monitord [render EXECUTION_ID | run EXECUTION_ID]"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -58,6 +80,11 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 			return errors.New("render needs exactly one execution id\n" + usage)
 		}
 		return renderCmd(ctx, args[1], getenv, stdout, stderr)
+	case args[0] == "run":
+		if len(args) != 2 || args[1] == "" {
+			return errors.New("run needs exactly one execution id\n" + usage)
+		}
+		return runCmd(ctx, args[1], getenv, stderr)
 	default:
 		return fmt.Errorf("unknown command %q\n%s", args[0], usage)
 	}
@@ -109,5 +136,50 @@ func renderCmd(ctx context.Context, id string, getenv config.Getenv, stdout, std
 		return fmt.Errorf("execution %s: encode YAML: %w", id, err)
 	}
 	_, err = stdout.Write(out)
+	return err
+}
+
+func runCmd(ctx context.Context, id string, getenv config.Getenv, stderr io.Writer) error {
+	var cfg runConfig
+	if err := config.Load(getenv, &cfg); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	if err := cfg.Infra.Validate(); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	if cfg.Kubeconfig == "" {
+		return errors.New("configuration: OC_KUBECONFIG is not set: run needs the kubeconfig of the cluster the execution runs on")
+	}
+	kube, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+	if err != nil {
+		return fmt.Errorf("configuration: OC_KUBECONFIG=%s: %w", cfg.Kubeconfig, err)
+	}
+	log := platform.NewLogger(stderr, cfg.Infra.LogFormat, cfg.Infra.LogLevel)
+	st, err := platform.OpenStore(ctx, cfg.Infra, log)
+	if err != nil {
+		return fmt.Errorf("open the %s store: %w", cfg.Infra.Store, err)
+	}
+	defer st.Close(context.Background())
+	nc, err := broker.Connect(ctx, cfg.Infra.NATSURL, "oc-monitord-"+id, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// What is still buffered (the last step and end events) goes out
+		// before the process exits.
+		if err := nc.FlushTimeout(5 * time.Second); err != nil {
+			log.Warn("NATS: events may not all have been sent", "err", err)
+		}
+		nc.Close()
+	}()
+	pub := broker.NewPublisher(nc, "monitord")
+	execs, err := executions.Open(ctx, st, executions.WithEvents(pub))
+	if err != nil {
+		return err
+	}
+	err = worker.Follow(ctx, worker.Deps{Logger: log, Executions: execs, Publisher: pub, Kube: kube, PeerID: cfg.PeerID}, id)
+	if errors.Is(err, executions.ErrNotFound) {
+		return fmt.Errorf("no execution %q in the %s store (check the id and OC_STORE/OC_SQLITE_PATH/OC_MONGO_URI)", id, cfg.Infra.Store)
+	}
 	return err
 }

@@ -11,8 +11,11 @@ import (
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"github.com/nats-io/nats.go"
 	"sigs.k8s.io/yaml"
 
+	"github.com/opencloud/opencloud/libs/broker"
+	"github.com/opencloud/opencloud/libs/event"
 	"github.com/opencloud/opencloud/libs/execution"
 	"github.com/opencloud/opencloud/libs/resource"
 	"github.com/opencloud/opencloud/libs/store"
@@ -178,5 +181,75 @@ func TestRenderRefusesClearly(t *testing.T) {
 	}
 	if _, _, err := runWith(map[string]string{"OC_STORE": "oracle"}, "render", execID); err == nil || !strings.Contains(err.Error(), "OC_STORE") {
 		t.Errorf("bad config: %v", err)
+	}
+}
+
+// run follows an execution to its end on the cluster and exits 0 whatever
+// the end; here the execution's namespace was never prepared, so it ends
+// failed with the reason, and the end is announced on NATS.
+func TestRunFollowsToTheEnd(t *testing.T) {
+	c := testenv.Cluster(t)
+	ns, err := broker.StartEmbedded(broker.EmbeddedOptions{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	sub, err := nc.SubscribeSync(event.ExecutionState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "oc.db")
+	st, err := sqlitestore.Open(context.Background(), path, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := booked()
+	e.State = execution.Starting // claimed by the daemon
+	insert(t, st, e)
+	_ = st.Close(context.Background())
+	env := map[string]string{"OC_STORE": "sqlite", "OC_SQLITE_PATH": path, "OC_NATS_URL": ns.ClientURL(), "OC_LOG_LEVEL": "warn"}
+	if _, logs, err := runWith(env, "run", execID); err == nil || !strings.Contains(err.Error(), "OC_KUBECONFIG") {
+		t.Fatalf("without a kubeconfig: %v\n%s", err, logs)
+	}
+	env["OC_KUBECONFIG"] = c.Kubeconfig
+	if _, logs, err := runWith(env, "run", execID); err != nil {
+		t.Fatalf("run: %v\n%s", err, logs)
+	}
+	st, err = sqlitestore.Open(context.Background(), path, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(context.Background())
+	execs, err := executions.Open(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := execs.Get(context.Background(), execID)
+	if err != nil || got.State != execution.Failed || !strings.Contains(got.Reason, "oc-datacenter must prepare it first") {
+		t.Fatalf("%s %q %v", got.State, got.Reason, err)
+	}
+	m, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(m.Data), `"from":"starting","to":"failed"`) {
+		t.Errorf("event %s", m.Data)
+	}
+	// Run again: the execution is over, nothing to do.
+	if _, _, err := runWith(env, "run", execID); err != nil {
+		t.Errorf("on an ended execution: %v", err)
+	}
+	if _, _, err := runWith(env, "run", "3c8e2a1b-0000-4000-8000-000000000000"); err == nil || !strings.Contains(err.Error(), "no execution") {
+		t.Errorf("unknown id: %v", err)
+	}
+	for _, args := range [][]string{{"run"}, {"run", "a", "b"}} {
+		if _, _, err := runWith(env, args...); err == nil || !strings.Contains(err.Error(), "exactly one execution id") {
+			t.Errorf("%v: %v", args, err)
+		}
 	}
 }

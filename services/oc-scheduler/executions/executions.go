@@ -306,6 +306,50 @@ func (s *Store) Transition(ctx context.Context, id string, from []execution.Stat
 	}
 }
 
+// Update changes fields of execution id without changing its state:
+// mutate is applied to the execution as stored, which must be in one of
+// the states from, and written only if nothing else wrote in between (a
+// cancel request, a transition); otherwise it is read again and mutate
+// applied again, so mutate must be safe to call more than once. The state,
+// id and version mutate may set are ignored. ErrStateChanged when the
+// execution is no longer in one of from. Nothing is published: the caller
+// announces what its change means (a step's progress, say).
+func (s *Store) Update(ctx context.Context, id string, from []execution.State, mutate func(*execution.Execution)) (execution.Execution, error) {
+	if len(from) == 0 {
+		return execution.Execution{}, fmt.Errorf("%w: no state to update in", ErrTransitionNotAllowed)
+	}
+	for {
+		e, err := s.Get(ctx, id)
+		if err != nil {
+			return e, err
+		}
+		if !slices.Contains(from, e.State) {
+			return e, fmt.Errorf("execution %s is %s, not %v: %w", id, e.State, from, ErrStateChanged)
+		}
+		state, read := e.State, e.Version
+		if mutate != nil {
+			mutate(&e)
+		}
+		e.ID, e.State, e.UpdatedAt = id, state, Stamp(s.now())
+		set, err := fields(e)
+		if err != nil {
+			return e, err
+		}
+		v, err := s.execs.UpdateIf(ctx, id, ds.And(ds.Eq("version", read), ds.Eq("state", string(state))), set)
+		if errors.Is(err, ds.ErrConditionFailed) {
+			continue
+		}
+		if errors.Is(err, ds.ErrNotFound) {
+			return e, fmt.Errorf("execution %s: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return e, fmt.Errorf("update execution %s: %w", id, err)
+		}
+		e.Version = v
+		return e, nil
+	}
+}
+
 // RequestCancel marks an execution that is starting or running to be
 // stopped by the worker following it; ErrStateChanged when it is in
 // neither state.

@@ -166,3 +166,75 @@ func TestTransitionRules(t *testing.T) {
 		}
 	})
 }
+
+// TestUpdate: fields change without the state; concurrent updates all
+// land (each re-applied on a fresh read); a cancel request written in
+// between survives; an execution no longer in the expected states is
+// left alone.
+func TestUpdate(t *testing.T) {
+	backends(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		nc := natsConn(t)
+		sub, err := nc.SubscribeSync(event.ExecutionState)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := executions.Open(ctx, st, executions.WithEvents(broker.NewPublisher(nc, "test")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := scheduled(t, s)
+		if _, err := s.Update(ctx, e.ID, []execution.State{execution.Running}, func(x *execution.Execution) { x.Reason = "x" }); !errors.Is(err, executions.ErrStateChanged) {
+			t.Fatalf("update while scheduled, expecting running: %v", err)
+		}
+		if _, err := s.Update(ctx, "nope", []execution.State{execution.Running}, nil); !errors.Is(err, executions.ErrNotFound) {
+			t.Fatalf("unknown: %v", err)
+		}
+		if _, err := s.Update(ctx, e.ID, nil, nil); !errors.Is(err, executions.ErrTransitionNotAllowed) {
+			t.Fatalf("no state: %v", err)
+		}
+		if _, err := s.Transition(ctx, e.ID, []execution.State{execution.Scheduled}, execution.Starting, nil); err != nil {
+			t.Fatal(err)
+		}
+		const n = 10
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				_, err := s.Update(ctx, e.ID, []execution.State{execution.Starting, execution.Running}, func(x *execution.Execution) {
+					x.State = execution.Succeeded // ignored: Update never changes the state
+					x.Steps = append(x.Steps, execution.Step{Node: string(rune('a' + i)), State: execution.Running})
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.RequestCancel(ctx, e.ID); err != nil {
+				t.Error(err)
+			}
+		}()
+		wg.Wait()
+		got, err := s.Get(ctx, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != execution.Starting || len(got.Steps) != n || !got.CancelRequested {
+			t.Fatalf("after %d updates and a cancel request: state %s, %d steps, cancel %v", n, got.State, len(got.Steps), got.CancelRequested)
+		}
+		if n, _ := s.CountBookings(ctx); n != 1 {
+			t.Errorf("%d bookings: an update must not release them", n)
+		}
+		// Creation and the claim only: updates publish nothing.
+		for range 2 {
+			if _, err := sub.NextMsg(5 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if m, err := sub.NextMsg(200 * time.Millisecond); err == nil {
+			t.Fatalf("an update published %s", m.Data)
+		}
+	})
+}

@@ -1,0 +1,584 @@
+// Package worker runs one execution: it submits the execution's Argo
+// Workflow, follows it to its end and writes how it ran (the execution's
+// state, each step's state, times and figures), announcing each step's
+// progress and its pod's log lines on NATS.
+//
+// A worker may die at any moment and be started again on the same
+// execution: the Workflow's name derives from the execution id, so the new
+// worker finds the Workflow already submitted and follows it instead of
+// submitting a second one, and the steps already written are not written
+// or announced again.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	argo "github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
+	argov1 "github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned/typed/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/opencloud/opencloud/libs/broker"
+	"github.com/opencloud/opencloud/libs/event"
+	"github.com/opencloud/opencloud/libs/execution"
+	"github.com/opencloud/opencloud/services/oc-scheduler/executions"
+
+	"github.com/opencloud/opencloud/services/oc-monitord/internal/render"
+)
+
+// ErrNotClaimed: the execution is still scheduled. The daemon moves it to
+// starting (its claim) before it starts a worker.
+var ErrNotClaimed = errors.New("worker: the execution is scheduled, not claimed (the daemon moves it to starting first)")
+
+// Defaults of Deps.
+const (
+	DefaultPoll       = 2 * time.Second
+	DefaultLogTimeout = 10 * time.Second
+)
+
+// Deps is what a worker needs.
+type Deps struct {
+	Logger *slog.Logger
+	// Executions is the shared execution store; open it with
+	// executions.WithEvents so that state changes are announced.
+	Executions *executions.Store
+	// Publisher announces step changes and log lines; nil announces nothing.
+	Publisher *broker.Publisher
+	// Kube reaches the cluster the execution runs on.
+	Kube *rest.Config
+	// PeerID is this peer's id ("" → "local"): computes of other peers
+	// run through Admiralty.
+	PeerID string
+	// Now is the clock of the execution's start and end; default time.Now.
+	Now func() time.Time
+	// Poll is how often the execution is read again between the Workflow's
+	// changes, to see a cancel request; default DefaultPoll.
+	Poll time.Duration
+	// LogTimeout bounds the reading of one step's pod log; default DefaultLogTimeout.
+	LogTimeout time.Duration
+	// Mutate, for tests and operators: adjust the rendered Workflow before
+	// submission (it is validated after). Not applied on a re-attach, which
+	// follows the Workflow already in the cluster.
+	Mutate func(*wfv1.Workflow)
+}
+
+// Follow runs execution id until it ends. The execution must be starting
+// (claimed), running (a re-attach) or already over (nothing to do);
+// ErrNotClaimed when it is still scheduled. It returns nil once the
+// execution is in a terminal state, whoever put it there, and ctx's error
+// when ctx ends first: the execution is then left as it is, for a worker
+// started later to re-attach. Other errors are the infrastructure's (the
+// store, the cluster), the execution being left as it is too.
+func Follow(ctx context.Context, d Deps, id string) error {
+	f, err := newFollower(d, id)
+	if err != nil {
+		return err
+	}
+	defer f.logs.Wait()
+	for {
+		e, err := d.Executions.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		switch {
+		case e.State == execution.Scheduled:
+			return fmt.Errorf("execution %s: %w", id, ErrNotClaimed)
+		case e.State.Terminal():
+			f.log.Debug("execution over", "state", e.State)
+			return nil
+		case e.State == execution.Starting:
+			err = f.start(ctx, e)
+		case e.State == execution.Running:
+			err = f.follow(ctx, e)
+		default:
+			return fmt.Errorf("execution %s is in an unknown state %q", id, e.State)
+		}
+		if errors.Is(err, executions.ErrStateChanged) {
+			// Someone else moved it (a cancel while starting, another
+			// worker): act on the state it is in now.
+			f.log.Debug("execution changed under the worker; reading it again", "err", err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+type follower struct {
+	d    Deps
+	id   string
+	ns   string
+	name string
+	log  *slog.Logger
+	kube kubernetes.Interface
+	wfs  argov1.WorkflowInterface
+	logs sync.WaitGroup
+}
+
+func newFollower(d Deps, id string) (*follower, error) {
+	if d.Executions == nil || d.Kube == nil {
+		return nil, errors.New("worker: Deps.Executions and Deps.Kube are required")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.PeerID == "" {
+		d.PeerID = render.DefaultLocalPeer
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Poll <= 0 {
+		d.Poll = DefaultPoll
+	}
+	if d.LogTimeout <= 0 {
+		d.LogTimeout = DefaultLogTimeout
+	}
+	kube, err := kubernetes.NewForConfig(d.Kube)
+	if err != nil {
+		return nil, fmt.Errorf("worker: kubernetes client: %w", err)
+	}
+	ac, err := argo.NewForConfig(d.Kube)
+	if err != nil {
+		return nil, fmt.Errorf("worker: argo client: %w", err)
+	}
+	ns := execution.Namespace(id)
+	return &follower{d: d, id: id, ns: ns, name: execution.WorkflowName(id),
+		log:  d.Logger.With("execution", id),
+		kube: kube, wfs: ac.ArgoprojV1alpha1().Workflows(ns)}, nil
+}
+
+func (f *follower) now() time.Time { return executions.Stamp(f.d.Now()) }
+
+// start submits the Workflow of a starting execution and moves it to
+// running; what cannot run moves it to failed with the reason.
+func (f *follower) start(ctx context.Context, e execution.Execution) error {
+	if e.CancelRequested {
+		// A worker that died after submitting may have left a Workflow.
+		if err := f.stop(ctx); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		_, err := f.d.Executions.Transition(ctx, f.id, []execution.State{execution.Starting}, execution.Cancelled,
+			func(x *execution.Execution) { x.Reason = "cancelled before it started" })
+		return err
+	}
+	if reason, err := f.prepared(ctx); err != nil {
+		return err
+	} else if reason != "" {
+		return f.fail(ctx, execution.Starting, reason, "")
+	}
+	w, err := render.Render(e, render.Options{LocalPeer: f.d.PeerID, Namespace: f.ns})
+	if err == nil && f.d.Mutate != nil {
+		f.d.Mutate(w)
+	}
+	if err == nil {
+		err = render.Validate(w)
+	}
+	if err != nil {
+		return f.fail(ctx, execution.Starting, fmt.Sprintf("the workflow cannot run: %v", err), "")
+	}
+	_, err = f.wfs.Create(ctx, w, metav1.CreateOptions{})
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		// A worker before this one submitted it and died: follow that one.
+		cur, err := f.wfs.Get(ctx, f.name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("execution %s: get Argo Workflow %s/%s: %w", f.id, f.ns, f.name, err)
+		}
+		if cur.Labels[execution.LabelExecution] != f.id {
+			return f.fail(ctx, execution.Starting, fmt.Sprintf("Argo Workflow %s/%s exists and is not this execution's (label %s=%q)",
+				f.ns, f.name, execution.LabelExecution, cur.Labels[execution.LabelExecution]), "")
+		}
+		f.log.Info("re-attaching to the Argo Workflow already submitted", "workflow", f.name)
+	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+		return f.fail(ctx, execution.Starting, fmt.Sprintf("the cluster refused the Argo Workflow: %v", err), "")
+	case apierrors.IsNotFound(err):
+		return f.fail(ctx, execution.Starting, notPrepared(f.ns), "")
+	case err != nil:
+		return fmt.Errorf("execution %s: submit Argo Workflow %s/%s: %w", f.id, f.ns, f.name, err)
+	default:
+		f.log.Info("Argo Workflow submitted", "workflow", f.name, "namespace", f.ns)
+	}
+	_, err = f.d.Executions.Transition(ctx, f.id, []execution.State{execution.Starting}, execution.Running, func(x *execution.Execution) {
+		now := f.now()
+		if x.StartedAt == nil {
+			x.StartedAt = &now
+		}
+		x.Namespace, x.Reason = f.ns, ""
+	})
+	return err
+}
+
+func notPrepared(ns string) string {
+	return fmt.Sprintf("namespace %s not prepared: oc-datacenter must prepare it first", ns)
+}
+
+// prepared says what oc-datacenter has not made yet ("" when all is
+// there); an error is the cluster's.
+func (f *follower) prepared(ctx context.Context) (string, error) {
+	ns, err := f.kube.CoreV1().Namespaces().Get(ctx, f.ns, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return notPrepared(f.ns), nil
+	case err != nil:
+		return "", fmt.Errorf("execution %s: get namespace %s: %w", f.id, f.ns, err)
+	case ns.DeletionTimestamp != nil:
+		return fmt.Sprintf("namespace %s is being deleted (released or swept): the execution cannot run in it", f.ns), nil
+	}
+	_, err = f.kube.CoreV1().ServiceAccounts(f.ns).Get(ctx, execution.ServiceAccount, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Sprintf("service account %s/%s not prepared: oc-datacenter must prepare it first", f.ns, execution.ServiceAccount), nil
+	case err != nil:
+		return "", fmt.Errorf("execution %s: get service account %s/%s: %w", f.id, f.ns, execution.ServiceAccount, err)
+	}
+	return "", nil
+}
+
+// fail moves the execution from state from to failed.
+func (f *follower) fail(ctx context.Context, from execution.State, reason, failedStep string) error {
+	f.log.Info("execution failed", "reason", reason)
+	_, err := f.d.Executions.Transition(ctx, f.id, []execution.State{from}, execution.Failed, func(x *execution.Execution) {
+		now := f.now()
+		x.Reason, x.FailedStep, x.FinishedAt = reason, failedStep, &now
+	})
+	return err
+}
+
+// stop asks Argo to stop the Workflow: no new step starts, running ones
+// are told to end, and the Workflow ends Failed ("Stopped").
+func (f *follower) stop(ctx context.Context) error {
+	_, err := f.wfs.Patch(ctx, f.name, types.MergePatchType, []byte(`{"spec":{"shutdown":"Stop"}}`), metav1.PatchOptions{})
+	if err == nil {
+		f.log.Info("stopping the Argo Workflow", "workflow", f.name)
+	}
+	return err
+}
+
+// run is the following of one running execution.
+type run struct {
+	*follower
+	e       execution.Execution
+	plan    plan
+	stopped bool
+}
+
+// follow watches the Workflow of a running execution until it ends, then
+// writes the execution's end. The watch is re-opened from the last version
+// seen when it closes, and the Workflow listed again when that version has
+// expired.
+func (f *follower) follow(ctx context.Context, e execution.Execution) error {
+	r := &run{follower: f, e: e}
+	tick := time.NewTicker(f.d.Poll)
+	defer tick.Stop()
+	for {
+		w, err := f.wfs.Get(ctx, f.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return r.lost(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("execution %s: get Argo Workflow %s/%s: %w", f.id, f.ns, f.name, err)
+		}
+		r.plan = newPlan(e, w, f.d.PeerID)
+		if done, err := r.observe(ctx, w); done || err != nil {
+			return err
+		}
+		err = r.watch(ctx, w, tick.C)
+		if errors.Is(err, errOver) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// Ends of a watch: errRelist when the Workflow must be read again (its
+// version expired, it was deleted), errOver when the execution is no
+// longer running (ended here or elsewhere).
+var (
+	errRelist = errors.New("relist")
+	errOver   = errors.New("over")
+)
+
+// watch follows w from its version: nil when the Workflow must be read
+// again (expired version, deletion), errOver when the run is over.
+func (r *run) watch(ctx context.Context, w *wfv1.Workflow, tick <-chan time.Time) error {
+	rv := w.ResourceVersion
+	for {
+		wt, err := r.wfs.Watch(ctx, metav1.ListOptions{
+			FieldSelector:       fields.OneTermEqualSelector("metadata.name", r.name).String(),
+			ResourceVersion:     rv,
+			AllowWatchBookmarks: true,
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if apierrors.IsGone(err) || apierrors.IsResourceExpired(err) {
+				return nil
+			}
+			return fmt.Errorf("execution %s: watch Argo Workflow %s/%s: %w", r.id, r.ns, r.name, err)
+		}
+		err = r.events(ctx, wt, &w, &rv, tick)
+		wt.Stop()
+		switch {
+		case errors.Is(err, errRelist):
+			return nil
+		case err != nil:
+			return err
+		case r.e.State != execution.Running:
+			return errOver
+		}
+		// The server closed the watch (its timeout): open it again.
+	}
+}
+
+// events handles one watch's events until it closes (nil), the execution
+// ends (its state no longer running), or an error.
+func (r *run) events(ctx context.Context, wt watch.Interface, w **wfv1.Workflow, rv *string, tick <-chan time.Time) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick:
+			if done, err := r.observe(ctx, *w); done || err != nil {
+				return overOr(err)
+			}
+		case ev, ok := <-wt.ResultChan():
+			if !ok {
+				return nil
+			}
+			switch ev.Type {
+			case watch.Added, watch.Modified:
+				next, ok := ev.Object.(*wfv1.Workflow)
+				if !ok {
+					continue
+				}
+				*w, *rv = next, next.ResourceVersion
+				if done, err := r.observe(ctx, next); done || err != nil {
+					return overOr(err)
+				}
+			case watch.Bookmark:
+				if m, err := metaOf(ev.Object); err == nil {
+					*rv = m.GetResourceVersion()
+				}
+			case watch.Deleted:
+				return errRelist
+			case watch.Error:
+				st := apierrors.FromObject(ev.Object)
+				if !apierrors.IsGone(st) && !apierrors.IsResourceExpired(st) {
+					r.log.Debug("watch error; listing again", "err", st)
+				}
+				return errRelist
+			}
+		}
+	}
+}
+
+// overOr is err, or errOver when observe ended the run without error.
+func overOr(err error) error {
+	if err != nil {
+		return err
+	}
+	return errOver
+}
+
+func metaOf(obj any) (metav1.Object, error) {
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return nil, errors.New("no object metadata")
+	}
+	return m, nil
+}
+
+// observe reads the execution again and brings it up to date with w:
+// steps written and announced, a requested cancel passed on to Argo, the
+// execution's end written when w has ended. done is true when the run is
+// over (the execution is no longer running).
+func (r *run) observe(ctx context.Context, w *wfv1.Workflow) (bool, error) {
+	e, err := r.d.Executions.Get(ctx, r.id)
+	if err != nil {
+		return false, err
+	}
+	r.e = e
+	if e.State != execution.Running {
+		r.endedElsewhere(ctx, w)
+		return true, nil
+	}
+	if _, changes := r.plan.observe(w.Status, e.Steps); len(changes) > 0 {
+		if err := r.record(ctx, w); err != nil {
+			return false, err
+		}
+		if r.e.State != execution.Running {
+			r.endedElsewhere(ctx, w)
+			return true, nil
+		}
+	}
+	completed := w.Status.Phase.Completed()
+	if r.e.CancelRequested && !completed && !r.stopped && w.Spec.Shutdown == "" {
+		if err := r.stop(ctx); err != nil && !apierrors.IsNotFound(err) {
+			return false, fmt.Errorf("execution %s: stop Argo Workflow %s/%s: %w", r.id, r.ns, r.name, err)
+		}
+		r.stopped = true
+	}
+	if !completed {
+		return false, nil
+	}
+	return true, r.end(ctx, w)
+}
+
+// endedElsewhere stops the Workflow of an execution someone else ended
+// (an operator): nothing should go on running for it.
+func (r *run) endedElsewhere(ctx context.Context, w *wfv1.Workflow) {
+	if !r.e.State.Terminal() || w.Status.Phase.Completed() {
+		return
+	}
+	if err := r.stop(ctx); err != nil && !apierrors.IsNotFound(err) {
+		r.log.Warn("could not stop the Argo Workflow of an execution ended elsewhere", "err", err)
+	}
+}
+
+// record writes the steps as w shows them and announces what moved.
+func (r *run) record(ctx context.Context, w *wfv1.Workflow) error {
+	var changes []change
+	e, err := r.d.Executions.Update(ctx, r.id, []execution.State{execution.Running}, func(x *execution.Execution) {
+		x.Steps, changes = r.plan.observe(w.Status, x.Steps)
+	})
+	if err != nil {
+		if errors.Is(err, executions.ErrStateChanged) {
+			r.e = e
+			return nil
+		}
+		return err
+	}
+	r.e = e
+	r.announce(ctx, changes, w)
+	return nil
+}
+
+func (r *run) announce(ctx context.Context, changes []change, w *wfv1.Workflow) {
+	for _, c := range changes {
+		if !c.moved() {
+			continue
+		}
+		r.log.Debug("step", "step", c.step.Node, "from", c.from, "to", c.step.State)
+		r.publish(ctx, event.ExecutionState, execution.StateChange{ExecutionID: r.id, WorkflowID: r.e.WorkflowID,
+			From: c.from, To: c.step.State, Reason: c.step.Message, Step: c.step.Node, At: r.now()})
+		if rank(c.step.State) == 2 && c.argoNode != "" && w != nil {
+			r.shipLogs(c.step.Node, c.argoNode)
+		}
+	}
+}
+
+func (r *run) publish(ctx context.Context, subject string, data any) {
+	if r.d.Publisher == nil {
+		return
+	}
+	if err := r.d.Publisher.Publish(ctx, subject, r.id, r.e.Owner, data); err != nil {
+		r.log.Warn("could not publish", "subject", subject, "err", err)
+	}
+}
+
+// end writes the execution's end from the Workflow's: first the steps'
+// last moves (announced before the execution's own end, so that a
+// follower sees every step end before the execution does), then the end.
+func (r *run) end(ctx context.Context, w *wfv1.Workflow) error {
+	to, stepEnd, reason := execution.Failed, execution.Failed, ""
+	switch {
+	case w.Status.Phase == wfv1.WorkflowSucceeded:
+		to = execution.Succeeded
+	case r.e.CancelRequested:
+		to, stepEnd, reason = execution.Cancelled, execution.Cancelled, "cancelled on request: the Argo Workflow was stopped"
+	default:
+		reason = fmt.Sprintf("the Argo Workflow ended %s: %s", w.Status.Phase, w.Status.Message)
+	}
+	if to == execution.Cancelled {
+		r.killPods(ctx)
+	}
+	var changes []change
+	_, err := r.d.Executions.Update(ctx, r.id, []execution.State{execution.Running}, func(x *execution.Execution) {
+		var ended []change
+		x.Steps, changes = r.plan.observe(w.Status, x.Steps)
+		x.Steps, ended = finish(x.Steps, stepEnd, r.now(), "")
+		changes = append(changes, ended...)
+	})
+	if err != nil {
+		return err
+	}
+	r.announce(ctx, changes, w)
+	x, err := r.d.Executions.Transition(ctx, r.id, []execution.State{execution.Running}, to, func(x *execution.Execution) {
+		now := r.now()
+		x.Reason, x.FailedStep, x.FinishedAt = reason, "", &now
+		if to == execution.Failed {
+			if s, ok := r.plan.firstFailed(x.Steps); ok {
+				x.FailedStep = s.Node
+				x.Reason = fmt.Sprintf("step %q failed: %s", s.Node, s.Message)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	r.e = x
+	r.log.Info("execution ended", "state", to, "reason", x.Reason, "failed_step", x.FailedStep)
+	return nil
+}
+
+// killPods deletes the Workflow's pods still pending or running once Argo
+// has stopped it: Argo asks their containers to end, which a container may
+// ignore (and a fake node cannot do); a cancelled execution must hold
+// nothing. A failure is logged: the execution is cancelled all the same.
+func (r *run) killPods(ctx context.Context) {
+	pods, err := r.kube.CoreV1().Pods(r.ns).List(ctx, metav1.ListOptions{LabelSelector: argoLabelWorkflow + "=" + r.name})
+	if err != nil {
+		r.log.Warn("could not list the pods of the stopped Workflow", "err", err)
+		return
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil || (p.Status.Phase != corev1.PodPending && p.Status.Phase != corev1.PodRunning) {
+			continue
+		}
+		err := r.kube.CoreV1().Pods(r.ns).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			r.log.Warn("could not delete a pod of the stopped Workflow", "pod", p.Name, "err", err)
+			continue
+		}
+		r.log.Info("deleted a pod still running after the stop", "pod", p.Name)
+	}
+}
+
+// lost handles a Workflow that disappeared while the execution ran.
+func (r *run) lost(ctx context.Context) error {
+	e, err := r.d.Executions.Get(ctx, r.id)
+	if err != nil {
+		return err
+	}
+	if e.CancelRequested {
+		_, err := r.d.Executions.Transition(ctx, r.id, []execution.State{execution.Running}, execution.Cancelled, func(x *execution.Execution) {
+			now := r.now()
+			x.Steps, _ = finish(x.Steps, execution.Cancelled, now, "")
+			x.Reason = "cancelled on request: the Argo Workflow was deleted"
+		})
+		return err
+	}
+	_, err = r.d.Executions.Transition(ctx, r.id, []execution.State{execution.Running}, execution.Failed, func(x *execution.Execution) {
+		now := r.now()
+		x.Steps, _ = finish(x.Steps, execution.Failed, now, "the Argo Workflow was deleted")
+		x.Reason = fmt.Sprintf("the Argo Workflow %s/%s was deleted while the execution ran", r.ns, r.name)
+	})
+	return err
+}
