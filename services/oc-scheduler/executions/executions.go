@@ -172,9 +172,11 @@ type Query struct {
 	States     []execution.State
 	// From and To keep the executions whose window overlaps [From, To).
 	From, To time.Time
-	Sort     []Sort
-	Limit    int
-	Offset   int
+	// EndedBy keeps the executions whose window ended at or before it.
+	EndedBy time.Time
+	Sort    []Sort
+	Limit   int
+	Offset  int
 }
 
 // Find returns a page of executions and how many match.
@@ -208,6 +210,9 @@ func (s *Store) Find(ctx context.Context, q Query) ([]execution.Execution, int64
 	if !q.To.IsZero() {
 		all = append(all, ds.Lt("start", q.To))
 	}
+	if !q.EndedBy.IsZero() {
+		all = append(all, ds.Lte("end", q.EndedBy))
+	}
 	var f ds.Filter
 	if len(all) > 0 {
 		f = ds.And(all...)
@@ -229,6 +234,42 @@ func (s *Store) Find(ctx context.Context, q Query) ([]execution.Execution, int64
 		out = append(out, normalise(e, rec.ID, rec.Version))
 	}
 	return out, total, nil
+}
+
+// MissedReason is why an execution went from scheduled to missed.
+const MissedReason = "its booked window ended before it could start: no oc-schedulerd claimed it in time"
+
+// MarkMissed moves every execution still scheduled when its window has
+// ended (at now) to missed, which releases its bookings, and returns how
+// many it moved. One lost to another writer (claimed or cancelled meanwhile)
+// is left as that writer made it.
+func (s *Store) MarkMissed(ctx context.Context, now time.Time) (int, error) {
+	moved := 0
+	for {
+		page, _, err := s.Find(ctx, Query{States: []execution.State{execution.Scheduled}, EndedBy: now,
+			Sort: []Sort{{Field: "end"}}, Limit: 200})
+		if err != nil {
+			return moved, err
+		}
+		progressed := false
+		for _, e := range page {
+			_, err := s.Transition(ctx, e.ID, []execution.State{execution.Scheduled}, execution.Missed, func(x *execution.Execution) {
+				x.Reason = MissedReason
+			})
+			switch {
+			case err == nil:
+				moved++
+				progressed = true
+			case errors.Is(err, ErrStateChanged) || errors.Is(err, ErrNotFound):
+				progressed = true
+			default:
+				return moved, err
+			}
+		}
+		if len(page) < 200 || !progressed {
+			return moved, nil
+		}
+	}
 }
 
 // Count returns how many executions are stored.

@@ -238,3 +238,55 @@ func TestUpdate(t *testing.T) {
 		}
 	})
 }
+
+// TestMarkMissed: what is still scheduled when its window has ended becomes
+// missed, with the reason, and its bookings are released; what started, or
+// whose window is still open, is left alone.
+func TestMarkMissed(t *testing.T) {
+	backends(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		s, err := executions.Open(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		late, open, started := scheduled(t, s), scheduled(t, s), scheduled(t, s)
+		if _, err := s.Transition(ctx, started.ID, []execution.State{execution.Scheduled}, execution.Starting, nil); err != nil {
+			t.Fatal(err)
+		}
+		// At the end of the windows of late and started (all three end at
+		// the same time, so open's is moved later first).
+		if _, err := s.Update(ctx, open.ID, []execution.State{execution.Scheduled}, func(x *execution.Execution) {
+			x.End = x.End.Add(time.Hour)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.MarkMissed(ctx, late.End)
+		if err != nil || n != 1 {
+			t.Fatalf("MarkMissed = %d, %v; want 1", n, err)
+		}
+		for id, want := range map[string]execution.State{late.ID: execution.Missed, open.ID: execution.Scheduled, started.ID: execution.Starting} {
+			got, err := s.Get(ctx, id)
+			if err != nil || got.State != want {
+				t.Errorf("%s: %s (%v), want %s", id, got.State, err, want)
+			}
+			if want == execution.Missed && got.Reason != executions.MissedReason {
+				t.Errorf("missed reason = %q", got.Reason)
+			}
+		}
+		held, _, err := s.FindBookings(ctx, executions.BookingQuery{Resources: []resource.Ref{{Peer: "local", ID: "c"}}, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range held {
+			if b.ExecutionID == late.ID {
+				t.Errorf("the missed execution still holds booking %s", b.ID)
+			}
+		}
+		if len(held) != 2 {
+			t.Errorf("%d bookings held, want 2", len(held))
+		}
+		if n, err := s.MarkMissed(ctx, late.End); err != nil || n != 0 {
+			t.Errorf("second MarkMissed = %d, %v", n, err)
+		}
+	})
+}

@@ -76,6 +76,8 @@ type Service struct {
 	handler http.Handler
 	keys    *idempotency.Keys
 	log     *slog.Logger
+	execs   *executions.Store
+	now     func() time.Time
 }
 
 var _ server.Component = (*Service)(nil)
@@ -173,7 +175,7 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		SwaggerInstance: "scheduler",
 	})
 	httpapi.Register(api, svc, d.NATS, keys.Middleware(), d.Heartbeat)
-	return &Service{handler: engine, keys: keys, log: log}, nil
+	return &Service{handler: engine, keys: keys, log: log, execs: execs, now: d.Now}, nil
 }
 
 // Name implements server.Component.
@@ -185,14 +187,30 @@ func (s *Service) Prefix() string { return "/scheduler" }
 // Handler implements server.Component.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run implements server.Component: it prunes expired idempotency keys
-// every PruneInterval until ctx is done.
+// Run implements server.Component: every MissedInterval it marks missed
+// the executions whose window ended before anything started them, and
+// every PruneInterval it prunes expired idempotency keys, until ctx is done.
 func (s *Service) Run(ctx context.Context) error {
-	return server.Every(ctx, PruneInterval, func(ctx context.Context) {
+	missed := make(chan error, 1)
+	go func() {
+		missed <- server.Every(ctx, MissedInterval, func(ctx context.Context) {
+			if n, err := s.execs.MarkMissed(ctx, s.now()); err != nil {
+				s.log.WarnContext(ctx, "marking missed executions failed", "err", err)
+			} else if n > 0 {
+				s.log.InfoContext(ctx, "executions missed", "count", n)
+			}
+		})
+	}()
+	err := server.Every(ctx, PruneInterval, func(ctx context.Context) {
 		if n, err := s.keys.Prune(ctx); err != nil {
 			s.log.WarnContext(ctx, "pruning idempotency keys failed", "err", err)
 		} else if n > 0 {
 			s.log.DebugContext(ctx, "pruned idempotency keys", "count", n)
 		}
 	})
+	return errors.Join(err, <-missed)
 }
+
+// MissedInterval is how often executions whose window ended unstarted are
+// marked missed.
+const MissedInterval = 30 * time.Second
