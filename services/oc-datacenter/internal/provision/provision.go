@@ -81,14 +81,17 @@ func ExecutorRules() []rbacv1.PolicyRule {
 }
 
 // ValidateIDs checks that an execution id makes a valid namespace name and
-// a workflow id a valid label value (workflowID "" is not checked: Release
-// and Sweep have none).
+// label value, and a workflow id a valid label value (workflowID "" is not
+// checked: Release and Sweep have none).
 func ValidateIDs(executionID, workflowID string, needWorkflow bool) error {
 	var probs []Problem
 	if executionID == "" {
 		probs = append(probs, Problem{"id", "required: the execution's id"})
 	} else if errs := validation.IsDNS1123Label(execution.Namespace(executionID)); len(errs) > 0 {
 		probs = append(probs, Problem{"id", fmt.Sprintf("the execution id must make a Kubernetes namespace name %q: %s; use the execution's id (a UUID)", clip(execution.Namespace(executionID)), errs[0])})
+	} else if errs := validation.IsValidLabelValue(executionID); len(errs) > 0 {
+		// It also labels every object of the execution.
+		probs = append(probs, Problem{"id", fmt.Sprintf("the execution id must be usable as a Kubernetes label value: %s; use the execution's id (a UUID)", errs[0])})
 	}
 	switch {
 	case !needWorkflow:

@@ -54,7 +54,7 @@ func TestValidateIDs(t *testing.T) {
 }
 
 func FuzzValidateIDs(f *testing.F) {
-	for _, s := range []string{"3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f", "", "A", "a-", strings.Repeat("x", 70), "é", "a\x00b"} {
+	for _, s := range []string{"3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f", "", "A", "a-", "-0", strings.Repeat("x", 70), "é", "a\x00b"} {
 		f.Add(s, s)
 	}
 	f.Fuzz(func(t *testing.T, id, wf string) {
