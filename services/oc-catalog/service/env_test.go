@@ -16,7 +16,6 @@ import (
 	"github.com/opencloud/opencloud/libs/apierror"
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/authn/authntest"
-	"github.com/opencloud/opencloud/libs/broker"
 	"github.com/opencloud/opencloud/libs/resource"
 	"github.com/opencloud/opencloud/libs/store"
 	"github.com/opencloud/opencloud/libs/testenv"
@@ -62,16 +61,7 @@ func start(t testing.TB, st store.Store) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	ns, err := broker.StartEmbedded(broker.EmbeddedOptions{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := testenv.NATS(t)
 	iss := authntest.New(t)
 	log := testenv.Logger(t)
 	if _, bench := t.(*testing.B); bench {

@@ -34,16 +34,7 @@ func backends(t *testing.T, fn func(t *testing.T, st store.Store)) {
 }
 
 func natsConn(t *testing.T) *nats.Conn {
-	ns, err := broker.StartEmbedded(broker.EmbeddedOptions{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := testenv.NATS(t)
 	return nc
 }
 

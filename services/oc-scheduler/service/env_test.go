@@ -78,16 +78,7 @@ func start(t testing.TB, st store.Store) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	ns, err := broker.StartEmbedded(broker.EmbeddedOptions{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := testenv.NATS(t)
 	log := testenv.Logger(t)
 	if _, bench := t.(*testing.B); bench {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))

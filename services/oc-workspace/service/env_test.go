@@ -68,19 +68,7 @@ func start(t testing.TB, st store.Store) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	ns, err := broker.StartEmbedded(broker.EmbeddedOptions{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	if err := broker.EnsureStream(ctx, nc, time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	nc := testenv.NATS(t)
 	iss := authntest.New(t)
 	log := testenv.Logger(t)
 	gw := testenv.NewGateway(t)
