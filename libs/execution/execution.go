@@ -169,7 +169,16 @@ type Execution struct {
 	// cancelled.
 	CancelRequested bool `json:"cancel_requested,omitempty"`
 	// Namespace is the Kubernetes namespace it runs in.
-	Namespace  string     `json:"namespace,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	// Worker is the monitord worker following it while it is starting or
+	// running, and WorkerUntil the end of that worker's lease: the worker
+	// renews it while it lives, and once it has run out (the worker or its
+	// daemon died) oc-schedulerd launches another worker, which re-attaches.
+	// A worker stops following an execution whose lease another took.
+	Worker      string     `json:"worker,omitempty"`
+	WorkerUntil *time.Time `json:"worker_until,omitempty"`
+	// Attempts counts the workers launched for it (1 when none died).
+	Attempts   int        `json:"attempts,omitempty"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`

@@ -39,6 +39,11 @@ var (
 	ErrStateChanged = errors.New("executions: the execution's state changed")
 	// ErrTransitionNotAllowed: the life cycle has no such transition.
 	ErrTransitionNotAllowed = errors.New("executions: transition not allowed")
+	// ErrLeaseHeld: another worker's lease on the execution has not run out.
+	ErrLeaseHeld = errors.New("executions: another worker holds the execution")
+	// ErrLeaseLost: the worker no longer holds the execution (another took
+	// it over after its lease ran out, or it ended).
+	ErrLeaseLost = errors.New("executions: the worker's lease on the execution was lost")
 )
 
 // allowed lists the transitions of the life cycle.
@@ -64,8 +69,10 @@ var Spec = ds.Spec{
 		{Name: "start", Type: ds.Time},
 		{Name: "end", Type: ds.Time},
 		{Name: "created_at", Type: ds.Time},
+		{Name: "worker", Type: ds.String},
+		{Name: "worker_until", Type: ds.Time},
 	},
-	Indexes: []ds.Index{{Fields: []string{"owner", "start"}}, {Fields: []string{"state", "start"}}},
+	Indexes: []ds.Index{{Fields: []string{"owner", "start"}}, {Fields: []string{"state", "start"}}, {Fields: []string{"state", "worker_until"}}},
 }
 
 // BookingSpec declares the bookings collection: a booking's resource is
@@ -155,6 +162,8 @@ type SortField string
 const (
 	SortStart     SortField = "start"
 	SortCreatedAt SortField = "created_at"
+	// SortWorkerUntil orders by the end of the worker's lease.
+	SortWorkerUntil SortField = "worker_until"
 )
 
 // Sort is one key of a list's order.
@@ -174,9 +183,14 @@ type Query struct {
 	From, To time.Time
 	// EndedBy keeps the executions whose window ended at or before it.
 	EndedBy time.Time
-	Sort    []Sort
-	Limit   int
-	Offset  int
+	// StartBy keeps the executions whose window starts at or before it.
+	StartBy time.Time
+	// LeaseEndedBy keeps the executions whose worker's lease ran out
+	// before it.
+	LeaseEndedBy time.Time
+	Sort         []Sort
+	Limit        int
+	Offset       int
 }
 
 // Find returns a page of executions and how many match.
@@ -212,6 +226,12 @@ func (s *Store) Find(ctx context.Context, q Query) ([]execution.Execution, int64
 	}
 	if !q.EndedBy.IsZero() {
 		all = append(all, ds.Lte("end", q.EndedBy))
+	}
+	if !q.StartBy.IsZero() {
+		all = append(all, ds.Lte("start", q.StartBy))
+	}
+	if !q.LeaseEndedBy.IsZero() {
+		all = append(all, ds.Lt("worker_until", q.LeaseEndedBy))
 	}
 	var f ds.Filter
 	if len(all) > 0 {
@@ -558,7 +578,7 @@ func fields(e execution.Execution) (map[string]any, error) {
 		}
 	}
 	// Fields left empty are omitted by encoding/json; they must be cleared.
-	for _, k := range []string{"reason", "failed_step", "cancel_requested", "namespace", "started_at", "finished_at"} {
+	for _, k := range []string{"reason", "failed_step", "cancel_requested", "namespace", "started_at", "finished_at", "worker", "worker_until", "attempts"} {
 		if _, ok := out[k]; !ok {
 			out[k] = nil
 		}
