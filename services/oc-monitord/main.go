@@ -15,8 +15,10 @@
 // (or finds the one already submitted), follows it, writes the steps and
 // the end in the store and announces them on NATS. It exits 0 once the
 // execution has ended, whatever its state, and non-zero when the store,
-// NATS or the cluster failed or it was stopped (the execution is then left
-// for a worker started later to re-attach).
+// NATS or the cluster failed, it was stopped, or another worker holds the
+// execution (the execution is then left for a worker started later to
+// re-attach). While it runs it holds the execution's lease
+// (OC_MONITORD_WORKER, OC_MONITORD_LEASE_TTL) and gives it up when stopped.
 package main
 
 import (
@@ -55,8 +57,10 @@ type renderConfig struct {
 
 // runConfig is what run reads.
 type runConfig struct {
-	PeerID     string `env:"OC_PEER_ID" default:"local" help:"the id of this peer: computes of other peers run through Admiralty"`
-	Kubeconfig string `env:"OC_KUBECONFIG" help:"path of the kubeconfig of this peer's Kubernetes cluster, where executions run (required by run)"`
+	PeerID     string        `env:"OC_PEER_ID" default:"local" help:"the id of this peer: computes of other peers run through Admiralty"`
+	Kubeconfig string        `env:"OC_KUBECONFIG" help:"path of the kubeconfig of this peer's Kubernetes cluster, where executions run (required by run)"`
+	Worker     string        `env:"OC_MONITORD_WORKER" help:"the name under which run holds the execution's lease: set by oc-schedulerd's launcher to the name it claimed the execution for (empty: a name of this process's own)"`
+	LeaseTTL   time.Duration `env:"OC_MONITORD_LEASE_TTL" default:"30s" help:"how long the execution's lease lasts unless renewed: a dead worker is replaced after it"`
 	Infra      platform.Infra
 }
 
@@ -177,7 +181,8 @@ func runCmd(ctx context.Context, id string, getenv config.Getenv, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	err = worker.Follow(ctx, worker.Deps{Logger: log, Executions: execs, Publisher: pub, Kube: kube, PeerID: cfg.PeerID}, id)
+	err = worker.Follow(ctx, worker.Deps{Logger: log, Executions: execs, Publisher: pub, Kube: kube, PeerID: cfg.PeerID,
+		Worker: cfg.Worker, LeaseTTL: cfg.LeaseTTL}, id)
 	if errors.Is(err, executions.ErrNotFound) {
 		return fmt.Errorf("no execution %q in the %s store (check the id and OC_STORE/OC_SQLITE_PATH/OC_MONGO_URI)", id, cfg.Infra.Store)
 	}

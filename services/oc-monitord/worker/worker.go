@@ -15,8 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	argo "github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
@@ -46,6 +50,7 @@ var ErrNotClaimed = errors.New("worker: the execution is scheduled, not claimed 
 const (
 	DefaultPoll       = 2 * time.Second
 	DefaultLogTimeout = 10 * time.Second
+	DefaultLeaseTTL   = 30 * time.Second
 )
 
 // Deps is what a worker needs.
@@ -68,6 +73,15 @@ type Deps struct {
 	Poll time.Duration
 	// LogTimeout bounds the reading of one step's pod log; default DefaultLogTimeout.
 	LogTimeout time.Duration
+	// Worker is the name under which the worker holds the execution's
+	// lease (executions.Acquire): the one oc-schedulerd claimed it for, so
+	// that the worker it launched, or that worker restarted, may hold it.
+	// Empty: a name of this process's own, which takes the execution only
+	// when no live worker holds it.
+	Worker string
+	// LeaseTTL is how long the lease lasts unless renewed (it is renewed
+	// every third of it); default DefaultLeaseTTL.
+	LeaseTTL time.Duration
 	// Mutate, for tests and operators: adjust the rendered Workflow before
 	// submission (it is validated after). Not applied on a re-attach, which
 	// follows the Workflow already in the cluster.
@@ -87,13 +101,92 @@ func Follow(ctx context.Context, d Deps, id string) error {
 		return err
 	}
 	defer f.logs.Wait()
+	e, err := d.Executions.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case e.State == execution.Scheduled:
+		return fmt.Errorf("execution %s: %w", id, ErrNotClaimed)
+	case e.State.Terminal():
+		return nil
+	}
+	ctx, lost, release, err := f.hold(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	err = f.loop(ctx)
+	if err != nil && lost() {
+		return fmt.Errorf("execution %s: another worker took it over: %w", id, executions.ErrLeaseLost)
+	}
+	return err
+}
+
+// hold acquires the execution's lease and renews it until release; ctx
+// ends when the lease is lost (lost then reports true). release gives the
+// lease up when the execution has not ended, for another worker to take
+// it over at once.
+func (f *follower) hold(ctx context.Context) (context.Context, func() bool, func(), error) {
+	ttl := f.d.LeaseTTL
+	if _, err := f.d.Executions.Acquire(ctx, f.id, f.d.Worker, f.d.Now().Add(ttl), f.d.Now()); err != nil {
+		if errors.Is(err, executions.ErrStateChanged) {
+			// It ended (or was given back) meanwhile: the loop reads it again.
+			return ctx, func() bool { return false }, func() {}, nil
+		}
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var lost atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(ttl / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			err := f.d.Executions.Renew(ctx, f.id, f.d.Worker, f.d.Now().Add(ttl))
+			switch {
+			case errors.Is(err, executions.ErrLeaseLost):
+				// Taken over, or ended: in both cases this worker is done.
+				lost.Store(true)
+				cancel()
+				return
+			case err != nil && ctx.Err() == nil:
+				f.log.Warn("could not renew the lease; trying again", "err", err)
+			}
+		}
+	}()
+	release := func() {
+		cancel()
+		<-done
+		if lost.Load() {
+			return
+		}
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer rcancel()
+		if err := f.d.Executions.Release(rctx, f.id, f.d.Worker); err != nil {
+			f.log.Warn("could not release the lease", "err", err)
+		}
+	}
+	return ctx, lost.Load, release, nil
+}
+
+// loop acts on the execution's state until it has ended.
+func (f *follower) loop(ctx context.Context) error {
+	id := f.id
 	for {
-		e, err := d.Executions.Get(ctx, id)
+		e, err := f.d.Executions.Get(ctx, id)
 		if err != nil {
 			return err
 		}
 		switch {
 		case e.State == execution.Scheduled:
+			// Given back to scheduled (by its daemon) while this worker started.
 			return fmt.Errorf("execution %s: %w", id, ErrNotClaimed)
 		case e.State.Terminal():
 			f.log.Debug("execution over", "state", e.State)
@@ -146,6 +239,13 @@ func newFollower(d Deps, id string) (*follower, error) {
 	}
 	if d.LogTimeout <= 0 {
 		d.LogTimeout = DefaultLogTimeout
+	}
+	if d.LeaseTTL <= 0 {
+		d.LeaseTTL = DefaultLeaseTTL
+	}
+	if d.Worker == "" {
+		host, _ := os.Hostname()
+		d.Worker = fmt.Sprintf("monitord-%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
 	}
 	kube, err := kubernetes.NewForConfig(d.Kube)
 	if err != nil {

@@ -577,3 +577,83 @@ func TestReattachWhileStarting(t *testing.T) {
 		t.Errorf("%d Workflows", len(wfs))
 	}
 }
+
+// TestLeaseKeepsASecondWorkerOut: while a worker follows an execution, a
+// second one (another daemon's) is refused; a worker whose lease is taken
+// over stops; one stopping cleanly releases the lease, so the next takes
+// the execution at once and follows it to its end.
+func TestLeaseKeepsASecondWorkerOut(t *testing.T) {
+	e := newEnv(t)
+	x := threeSteps()
+	ev := e.listen(x.ID)
+	e.prepare(x)
+	e.book(x)
+	first := e.deps(annotate("b", annotationRunFor, "4s"))
+	first.Worker, first.LeaseTTL = "daemon-1/w1", 900*time.Millisecond
+	ctx, stop := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- worker.Follow(ctx, first, x.ID) }()
+	ev.waitFor(t, e.ctx, "b running", func(ch execution.StateChange) bool { return ch.Step == "b" && ch.To == execution.Running })
+
+	// Held (and renewed past its first TTL): a second worker is refused.
+	time.Sleep(time.Second)
+	second := e.deps(nil)
+	second.Worker = "daemon-2/w1"
+	if err := worker.Follow(e.ctx, second, x.ID); !errors.Is(err, executions.ErrLeaseHeld) {
+		t.Fatalf("a second worker while the first lives: %v", err)
+	}
+	if got := e.get(x.ID); got.Worker != "daemon-1/w1" || got.Attempts != 1 {
+		t.Fatalf("held by %q after %d attempts", got.Worker, got.Attempts)
+	}
+	// The first stops cleanly: its lease is released at once.
+	stop()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the stopped worker returned %v", err)
+	}
+	if got := e.get(x.ID); got.WorkerUntil == nil || got.WorkerUntil.After(time.Now()) {
+		t.Fatalf("lease not released: until %v", got.WorkerUntil)
+	}
+	if err := worker.Follow(e.ctx, second, x.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := e.get(x.ID)
+	if got.State != execution.Succeeded || got.Worker != "daemon-2/w1" || got.Attempts != 2 {
+		t.Fatalf("execution %s by %q after %d attempts", got.State, got.Worker, got.Attempts)
+	}
+	if wfs := e.workflows(x.ID); len(wfs) != 1 {
+		t.Errorf("%d Workflows", len(wfs))
+	}
+}
+
+// TestLeaseTakenOver: a worker whose lease another took (it stalled past
+// its lease) stops following the execution.
+func TestLeaseTakenOver(t *testing.T) {
+	e := newEnv(t)
+	x := threeSteps()
+	ev := e.listen(x.ID)
+	e.prepare(x)
+	e.book(x)
+	first := e.deps(annotate("a", annotationRunFor, "5s"))
+	first.Worker, first.LeaseTTL = "daemon-1/w1", 900*time.Millisecond
+	done := make(chan error, 1)
+	go func() { done <- worker.Follow(e.ctx, first, x.ID) }()
+	ev.waitFor(t, e.ctx, "a running", func(ch execution.StateChange) bool { return ch.Step == "a" && ch.To == execution.Running })
+	// As if its renewals had stopped: the lease is given to another.
+	if err := e.execs.Release(e.ctx, x.ID, "daemon-1/w1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.execs.Acquire(e.ctx, x.ID, "daemon-2/w1", time.Now().Add(time.Minute), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, executions.ErrLeaseLost) {
+			t.Fatalf("the worker whose lease was taken returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker whose lease was taken goes on")
+	}
+	if got := e.get(x.ID); got.State != execution.Running || got.Worker != "daemon-2/w1" {
+		t.Fatalf("%s held by %q", got.State, got.Worker)
+	}
+}
