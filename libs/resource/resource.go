@@ -192,6 +192,10 @@ type Processing struct {
 	Env      map[string]string `json:"env,omitempty"`
 	Ports    []int             `json:"ports,omitempty"`
 	Requests Requests          `json:"requests"`
+	// Annotations are put on the pod of every step that runs it, for the
+	// cluster's own tooling (the project's test cluster reads
+	// opencloud.io/fail and opencloud.io/run-for on its fake nodes).
+	Annotations map[string]string `json:"annotations,omitempty"`
 	// OpenSource says the image's source code is published.
 	OpenSource bool `json:"open_source,omitempty"`
 }

@@ -103,6 +103,9 @@ func normalize(in *resource.Input) {
 		if len(p.Env) == 0 {
 			p.Env = nil
 		}
+		if len(p.Annotations) == 0 {
+			p.Annotations = nil
+		}
 	}
 }
 
@@ -270,6 +273,7 @@ func (v *validator) processing(p *resource.Processing) {
 			v.add("processing.env."+clip(k), "expected a value of at most %d bytes", MaxArg)
 		}
 	}
+	v.annotations(p.Annotations)
 	if len(p.Ports) > MaxListItems {
 		v.add("processing.ports", "expected at most %d ports, got %d", MaxListItems, len(p.Ports))
 	}
@@ -283,6 +287,32 @@ func (v *validator) processing(p *resource.Processing) {
 	v.nonNegative("processing.requests.cpu_millicores", p.Requests.CPUMillicores)
 	v.nonNegative("processing.requests.memory_bytes", p.Requests.MemoryBytes)
 	v.nonNegative("processing.requests.gpus", p.Requests.GPUs)
+}
+
+// reservedAnnotations are set by OpenCloud on a step's pod: a processing
+// may not set them.
+var reservedAnnotations = []string{"opencloud.io/node", "multicluster.admiralty.io/"}
+
+func (v *validator) annotations(a map[string]string) {
+	if len(a) > MaxListItems {
+		v.add("processing.annotations", "expected at most %d annotations, got %d", MaxListItems, len(a))
+	}
+	keys := make([]string, 0, len(a))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		switch {
+		case !labelKeyRe.MatchString(k) || len(k) > 316:
+			v.add("processing.annotations", "key %q: expected a Kubernetes annotation key ([prefix/]name, name of at most 63 letters, digits, '-', '_' or '.')", clip(k))
+		case slices.ContainsFunc(reservedAnnotations, func(r string) bool { return k == r || (strings.HasSuffix(r, "/") && strings.HasPrefix(k, r)) }):
+			v.add("processing.annotations", "key %q is set by OpenCloud itself; choose another", clip(k))
+		}
+		if len(a[k]) > MaxArg || !utf8.ValidString(a[k]) {
+			v.add("processing.annotations."+clip(k), "expected a value of at most %d bytes", MaxArg)
+		}
+	}
 }
 
 func (v *validator) storage(s *resource.Storage) {

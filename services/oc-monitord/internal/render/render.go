@@ -712,7 +712,12 @@ func (g *graph) placement(s *step, opts Options) (map[string]string, wfv1.Metada
 	if len(sel) == 0 {
 		sel = nil
 	}
-	meta := wfv1.Metadata{Annotations: map[string]string{AnnotationNode: s.ID}}
+	meta := wfv1.Metadata{Annotations: map[string]string{}}
+	for k, v := range s.res.Processing.Annotations {
+		meta.Annotations[k] = v
+	}
+	// OpenCloud's own come last: a processing cannot override them.
+	meta.Annotations[AnnotationNode] = s.ID
 	if c.ref.Peer != opts.LocalPeer {
 		target := TargetName(c.ref.Peer, c.res.Compute.ClusterRef)
 		constraints, ok := g.constraints[target]

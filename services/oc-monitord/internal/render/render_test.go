@@ -29,8 +29,9 @@ func TestSingleStep(t *testing.T) {
 	f := newFixture().
 		processing("ndvi", resource.Processing{
 			Image: "ghcr.io/acme/ndvi:1.2.0", Command: []string{"/ndvi"}, Args: []string{"--band", "red"},
-			Env:      map[string]string{"ZED": "z", "ALPHA": "a", render.EnvStep: "ignored"},
-			Requests: resource.Requests{CPUMillicores: 500, MemoryBytes: 512 << 20},
+			Env:         map[string]string{"ZED": "z", "ALPHA": "a", render.EnvStep: "ignored"},
+			Requests:    resource.Requests{CPUMillicores: 500, MemoryBytes: 512 << 20},
+			Annotations: map[string]string{"example.org/team": "geo", render.AnnotationNode: "overridden"},
 		}).
 		compute("k8s", "local", resource.Compute{NodeSelector: k8sNode}).
 		runs("ndvi", "k8s")
@@ -82,7 +83,7 @@ func TestSingleStep(t *testing.T) {
 	if want := map[string]string{"kubernetes.io/arch": "amd64", "node.opencloud.io/name": "node-1"}; !reflect.DeepEqual(s.NodeSelector, want) {
 		t.Errorf("nodeSelector %v", s.NodeSelector)
 	}
-	if want := map[string]string{render.AnnotationNode: "ndvi"}; !reflect.DeepEqual(s.Metadata.Annotations, want) {
+	if want := map[string]string{render.AnnotationNode: "ndvi", "example.org/team": "geo"}; !reflect.DeepEqual(s.Metadata.Annotations, want) {
 		t.Errorf("annotations %v", s.Metadata.Annotations)
 	}
 	if len(s.Inputs.Artifacts)+len(s.Outputs.Artifacts) != 0 {
