@@ -18,15 +18,17 @@ import (
 )
 
 type appConfig struct {
-	AdminUser       string        `env:"OC_ADMIN_USER" default:"admin" help:"the first administrator's user name"`
-	AdminPassword   string        `env:"OC_ADMIN_PASSWORD" secret:"true" help:"the first administrator's password, at least 12 characters (generated and logged once when empty)"`
-	WebRedirectURIs []string      `env:"OC_AUTH_WEB_REDIRECT_URIS" help:"redirect URIs of the web client, comma-separated (default: OC_PUBLIC_URL/ and OC_PUBLIC_URL/callback)"`
-	AccessTTL       time.Duration `env:"OC_AUTH_ACCESS_TTL" default:"15m" help:"lifetime of access and ID tokens"`
-	RefreshTTL      time.Duration `env:"OC_AUTH_REFRESH_TTL" default:"720h" help:"lifetime of a refresh token, renewed at each use"`
-	SessionMaxAge   time.Duration `env:"OC_AUTH_SESSION_MAX_AGE" default:"2160h" help:"a session ends this long after its sign-in, however often it is refreshed"`
-	SessionTTL      time.Duration `env:"OC_AUTH_SESSION_TTL" default:"12h" help:"how long a browser's sign-in is reused without the password (single sign-on), counted from the sign-in"`
-	KeyRetention    time.Duration `env:"OC_AUTH_KEY_RETENTION" default:"24h" help:"how long a rotated-out signing key stays published"`
-	Infra           platform.Infra
+	AdminUser           string        `env:"OC_ADMIN_USER" default:"admin" help:"the first administrator's user name"`
+	AdminPassword       string        `env:"OC_ADMIN_PASSWORD" secret:"true" help:"the first administrator's password, at least 12 characters (generated and logged once when empty)"`
+	WebRedirectURIs     []string      `env:"OC_AUTH_WEB_REDIRECT_URIS" help:"redirect URIs of the web client, comma-separated (default: OC_PUBLIC_URL/ and OC_PUBLIC_URL/callback)"`
+	AccessTTL           time.Duration `env:"OC_AUTH_ACCESS_TTL" default:"15m" help:"lifetime of access and ID tokens"`
+	RefreshTTL          time.Duration `env:"OC_AUTH_REFRESH_TTL" default:"720h" help:"lifetime of a refresh token, renewed at each use"`
+	SessionMaxAge       time.Duration `env:"OC_AUTH_SESSION_MAX_AGE" default:"2160h" help:"a session ends this long after its sign-in, however often it is refreshed"`
+	SessionTTL          time.Duration `env:"OC_AUTH_SESSION_TTL" default:"12h" help:"how long a browser's sign-in is reused without the password (single sign-on), counted from the sign-in"`
+	KeyRetention        time.Duration `env:"OC_AUTH_KEY_RETENTION" default:"24h" help:"how long a rotated-out signing key stays published"`
+	ServiceClientID     string        `env:"OC_SERVICE_CLIENT_ID" default:"oc-services" help:"id of the client the services use for their own background calls"`
+	ServiceClientSecret string        `env:"OC_SERVICE_CLIENT_SECRET" secret:"true" help:"secret of the client the services use for their own background calls, at least 24 characters; empty: none"`
+	Infra               platform.Infra
 }
 
 func main() {
@@ -43,15 +45,17 @@ func run(ctx context.Context, getenv config.Getenv) error {
 	return platform.Run(ctx, service.Name, getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
 			return service.New(ctx, service.Config{
-				Issuer:          cfg.Infra.Issuer(),
-				AdminUser:       cfg.AdminUser,
-				AdminPassword:   cfg.AdminPassword,
-				WebRedirectURIs: cfg.WebRedirectURIs,
-				AccessTTL:       cfg.AccessTTL,
-				RefreshTTL:      cfg.RefreshTTL,
-				SessionMaxAge:   cfg.SessionMaxAge,
-				SessionTTL:      cfg.SessionTTL,
-				KeyRetention:    cfg.KeyRetention,
+				Issuer:              cfg.Infra.Issuer(),
+				AdminUser:           cfg.AdminUser,
+				AdminPassword:       cfg.AdminPassword,
+				WebRedirectURIs:     cfg.WebRedirectURIs,
+				AccessTTL:           cfg.AccessTTL,
+				RefreshTTL:          cfg.RefreshTTL,
+				SessionMaxAge:       cfg.SessionMaxAge,
+				SessionTTL:          cfg.SessionTTL,
+				KeyRetention:        cfg.KeyRetention,
+				ServiceClientID:     cfg.ServiceClientID,
+				ServiceClientSecret: cfg.ServiceClientSecret,
 			}, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS})
 		})
 }

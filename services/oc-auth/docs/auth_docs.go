@@ -340,7 +340,7 @@ const docTemplateauth = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "The new secret is returned in this response only; the old one stops working at once.",
+                "description": "The new secret is returned in this response only; the old one stops working at once. A built-in client's secret is configured by the environment (OC_SERVICE_CLIENT_SECRET) and cannot be rotated here.",
                 "produces": [
                     "application/json"
                 ],
@@ -383,7 +383,7 @@ const docTemplateauth = `{
                         }
                     },
                     "409": {
-                        "description": "public client",
+                        "description": "public or built-in client",
                         "schema": {
                             "$ref": "#/definitions/Envelope"
                         }

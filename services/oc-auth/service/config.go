@@ -11,6 +11,17 @@ import (
 	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
 )
 
+// DefaultServiceClientID is the id of the services' own client when none is
+// configured.
+const DefaultServiceClientID = "oc-services"
+
+// Bounds of a configured service client secret: it is checked by a plain
+// digest, so it must be long enough not to be guessed.
+const (
+	minServiceSecret = 24
+	maxServiceSecret = 1024
+)
+
 // Config is oc-auth's configuration. Zero values take the defaults below.
 type Config struct {
 	// Issuer is the public URL of the provider, the iss of every token,
@@ -36,6 +47,13 @@ type Config struct {
 	// KeyRetention is how long a rotated-out signing key stays in the JWKS;
 	// default 24h, at least AccessTTL.
 	KeyRetention time.Duration
+	// ServiceClientID and ServiceClientSecret configure the confidential
+	// client the services use for their own background calls (a daemon has
+	// no user's token to pass on): with a secret, every start makes that
+	// client exist with this secret, the client_credentials grant and the
+	// roles admin and user. An empty secret configures none.
+	ServiceClientID     string // default "oc-services"
+	ServiceClientSecret string
 	// PruneInterval is how often expired requests, sessions, tokens and
 	// keys are deleted; default 10m.
 	PruneInterval time.Duration
@@ -46,6 +64,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.AdminUser == "" {
 		c.AdminUser = "admin"
+	}
+	if c.ServiceClientID == "" {
+		c.ServiceClientID = DefaultServiceClientID
 	}
 	if c.AccessTTL == 0 {
 		c.AccessTTL = 15 * time.Minute
@@ -92,6 +113,16 @@ func (c Config) Validate() error {
 	}
 	if p := clients.CheckURIs(c.WebRedirectURIs); p != "" {
 		errs = append(errs, fmt.Errorf("web redirect URIs: %s", p))
+	}
+	if c.ServiceClientSecret != "" {
+		if p := clients.CheckID(c.ServiceClientID); p != "" {
+			errs = append(errs, fmt.Errorf("service client id %q (OC_SERVICE_CLIENT_ID): %s", c.ServiceClientID, p))
+		} else if c.ServiceClientID == clients.WebClientID {
+			errs = append(errs, fmt.Errorf("service client id %q (OC_SERVICE_CLIENT_ID): taken by the web front-end's client; choose another, such as %s", c.ServiceClientID, DefaultServiceClientID))
+		}
+		if n := len(c.ServiceClientSecret); n < minServiceSecret || n > maxServiceSecret {
+			errs = append(errs, fmt.Errorf("service client secret (OC_SERVICE_CLIENT_SECRET): %d characters, expected %d to %d; generate one with: openssl rand -base64 32", n, minServiceSecret, maxServiceSecret))
+		}
 	}
 	for _, d := range []struct {
 		name string

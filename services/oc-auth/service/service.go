@@ -63,8 +63,9 @@ var oidcPaths = []string{
 }
 
 // New builds the service: it creates what a first start needs (the admin
-// group, the first administrator, the web client, a signing key) and wires
-// the provider, the login page and the REST API.
+// group, the first administrator, the web client, the services' client when
+// configured, a signing key) and wires the provider, the login page and the
+// REST API.
 func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -204,6 +205,15 @@ func bootstrap(ctx context.Context, cfg Config, log *slog.Logger, um *users.Mana
 	}
 	if changed {
 		log.Info("configured the web client", "client_id", clients.WebClientID, "redirect_uris", cfg.WebRedirectURIs)
+	}
+	if cfg.ServiceClientSecret != "" {
+		changed, err := cm.EnsureServiceClient(ctx, cfg.ServiceClientID, cfg.ServiceClientSecret)
+		if err != nil {
+			return fmt.Errorf("oc-auth: service client: %w", err)
+		}
+		if changed {
+			log.Info("configured the service client", "client_id", cfg.ServiceClientID)
+		}
 	}
 	keyCreated, err := km.Ensure(ctx)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/store"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/password"
 )
@@ -153,7 +154,9 @@ func (m *Manager) replace(ctx context.Context, c Client) (Client, error) {
 }
 
 // RotateSecret gives a confidential client a new secret; the old one stops
-// working at once.
+// working at once. A built-in client's secret comes from the configuration:
+// rotating it here would cut off the services using it until the next start
+// put the configured one back.
 func (m *Manager) RotateSecret(ctx context.Context, id string) (Client, string, error) {
 	c, err := m.Get(ctx, id)
 	if err != nil {
@@ -161,6 +164,9 @@ func (m *Manager) RotateSecret(ctx context.Context, id string) (Client, string, 
 	}
 	if c.Public {
 		return Client{}, "", ErrPublic
+	}
+	if c.BuiltIn {
+		return Client{}, "", ErrBuiltIn
 	}
 	secret, err := password.Token(secretPrefix)
 	if err != nil {
@@ -245,4 +251,63 @@ func (m *Manager) EnsureWebClient(ctx context.Context, redirectURIs []string) (b
 		return false, err
 	}
 	return true, nil
+}
+
+// ServiceClientName is the name of the confidential client the services use
+// for their own background calls.
+const ServiceClientName = "OpenCloud services"
+
+// EnsureServiceClient makes client id the built-in confidential client of
+// the services, with secret as its secret, the client_credentials grant and
+// the roles admin and user: created when missing, put back in that shape
+// (a rotated secret included) when it differs. The configuration is the
+// source of truth, so a client of that id an administrator registered is
+// taken over. It reports whether it changed anything.
+func (m *Manager) EnsureServiceClient(ctx context.Context, id, secret string) (bool, error) {
+	want := Settings{
+		Name: ServiceClientName, GrantTypes: []string{GrantClientCredentials},
+		Roles: []string{authn.RoleAdmin, authn.RoleUser},
+	}.normalize()
+	digest := password.Digest(secret)
+	// Replicas starting together race on the same record: a lost race is
+	// read again and compared, so whoever wrote last, the record ends right.
+	for range 5 {
+		c, err := m.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			now := m.now()
+			c = Client{
+				ID: id, Name: want.Name, SecretDigest: digest, RedirectURIs: want.RedirectURIs,
+				PostLogoutRedirectURIs: want.PostLogoutRedirectURIs, GrantTypes: want.GrantTypes, Roles: want.Roles,
+				BuiltIn: true, CreatedAt: now, UpdatedAt: now,
+			}
+			_, err := m.col.Insert(ctx, c.ID, c)
+			if errors.Is(err, store.ErrDuplicate) {
+				continue
+			}
+			if err != nil {
+				return false, fmt.Errorf("clients: create %s: %w", id, err)
+			}
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if c.Name == want.Name && !c.Public && c.BuiltIn && password.DigestEqual(c.SecretDigest, secret) &&
+			slices.Equal(c.GrantTypes, want.GrantTypes) && slices.Equal(c.Roles, want.Roles) &&
+			len(c.RedirectURIs) == 0 && len(c.PostLogoutRedirectURIs) == 0 {
+			return false, nil
+		}
+		c.Name, c.Public, c.BuiltIn, c.SecretDigest = want.Name, false, true, digest
+		c.RedirectURIs, c.PostLogoutRedirectURIs = want.RedirectURIs, want.PostLogoutRedirectURIs
+		c.GrantTypes, c.Roles, c.UpdatedAt = want.GrantTypes, want.Roles, m.now()
+		_, err = m.replace(ctx, c)
+		if errors.Is(err, ErrVersionConflict) || errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("clients: %s kept changing while it was being configured", id)
 }

@@ -207,7 +207,7 @@ func (a *API) deleteClient(c *gin.Context) {
 // rotateSecret godoc
 //
 //	@Summary	Give a confidential client a new secret
-//	@Description	The new secret is returned in this response only; the old one stops working at once.
+//	@Description	The new secret is returned in this response only; the old one stops working at once. A built-in client's secret is configured by the environment (OC_SERVICE_CLIENT_SECRET) and cannot be rotated here.
 //	@Tags		clients
 //	@Produce	json
 //	@Security	BearerAuth
@@ -216,7 +216,7 @@ func (a *API) deleteClient(c *gin.Context) {
 //	@Failure	401	{object}	apierror.Envelope
 //	@Failure	403	{object}	apierror.Envelope
 //	@Failure	404	{object}	apierror.Envelope
-//	@Failure	409	{object}	apierror.Envelope	"public client"
+//	@Failure	409	{object}	apierror.Envelope	"public or built-in client"
 //	@Router		/admin/clients/{id}/secret [post]
 func (a *API) rotateSecret(c *gin.Context) {
 	cl, secret, err := a.Clients.RotateSecret(c.Request.Context(), c.Param("id"))
