@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -21,8 +23,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/opencloud/opencloud/cmd/opencloud/internal/gateway"
+	"github.com/opencloud/opencloud/libs/apiclient"
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/broker"
 	"github.com/opencloud/opencloud/libs/config"
@@ -32,10 +37,14 @@ import (
 	"github.com/opencloud/opencloud/libs/store/sqlitestore"
 	authsvc "github.com/opencloud/opencloud/services/oc-auth/service"
 	catalogsvc "github.com/opencloud/opencloud/services/oc-catalog/service"
+	dcclient "github.com/opencloud/opencloud/services/oc-datacenter/client"
 	datacentersvc "github.com/opencloud/opencloud/services/oc-datacenter/service"
 	monitordsvc "github.com/opencloud/opencloud/services/oc-monitord/service"
+	"github.com/opencloud/opencloud/services/oc-monitord/worker"
 	peersvc "github.com/opencloud/opencloud/services/oc-peer/service"
+	"github.com/opencloud/opencloud/services/oc-scheduler/executions"
 	schedulersvc "github.com/opencloud/opencloud/services/oc-scheduler/service"
+	"github.com/opencloud/opencloud/services/oc-schedulerd/launch"
 	schedulerdsvc "github.com/opencloud/opencloud/services/oc-schedulerd/service"
 	workflowsvc "github.com/opencloud/opencloud/services/oc-workflow/service"
 	workspacesvc "github.com/opencloud/opencloud/services/oc-workspace/service"
@@ -55,6 +64,8 @@ type appConfig struct {
 	Kubeconfig    string        `env:"OC_KUBECONFIG" help:"kubeconfig of this peer's Kubernetes cluster (empty: none; executions wait for one)"`
 	Cluster       string        `env:"OC_DATACENTER_CLUSTER" default:"local" help:"the cluster's name: the cluster_ref of the computes it publishes"`
 	Retention     time.Duration `env:"OC_DATACENTER_RETENTION" default:"24h" help:"how long an ended execution's namespace is kept"`
+	Concurrency   int           `env:"OC_SCHEDULERD_CONCURRENCY" default:"20" help:"how many executions are followed at once; more due executions wait"`
+	LeaseTTL      time.Duration `env:"OC_MONITORD_LEASE_TTL" default:"30s" help:"how long a worker's lease on its execution lasts unless renewed"`
 }
 
 func (c *appConfig) Validate() error {
@@ -127,8 +138,14 @@ func run(ctx context.Context, getenv config.Getenv, out io.Writer, ready func(ba
 
 	// Services call each other through the gateway on the loopback address,
 	// with the caller's own token, as they do through Traefik in compose.
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		ln.Close()
+		return err
+	}
 	comps, err := buildComponents(ctx, cfg, issuer, publicURL, deps{log: log, store: st, nats: nc, verifier: verifier,
-		metrics: server.NewMetrics(prometheus.NewRegistry()), gatewayURL: "http://" + loopback(ln.Addr())})
+		metrics: server.NewMetrics(prometheus.NewRegistry()), gatewayURL: "http://" + loopback(ln.Addr()),
+		serviceSecret: base64.RawURLEncoding.EncodeToString(secret)})
 	if err != nil {
 		ln.Close()
 		return err
@@ -168,6 +185,34 @@ type deps struct {
 	metrics  *server.Metrics
 	// gatewayURL is where one service reaches another.
 	gatewayURL string
+	// serviceSecret is the secret of the services' own client.
+	serviceSecret string
+}
+
+// serviceClientID is the services' own client at oc-auth.
+const serviceClientID = "oc-services"
+
+// inProcessWorkers is the all-in-one binary's launcher: oc-monitord's
+// worker as a goroutine of this process.
+func inProcessWorkers(ctx context.Context, cfg appConfig, d deps) (func(ctx context.Context, id, worker string) error, error) {
+	pub := broker.NewPublisher(d.nats, "monitord")
+	execs, err := executions.Open(ctx, d.store, executions.WithEvents(pub))
+	if err != nil {
+		return nil, err
+	}
+	var kube *rest.Config
+	if cfg.Kubeconfig != "" {
+		if kube, err = clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig); err != nil {
+			return nil, fmt.Errorf("OC_KUBECONFIG=%s: %w", cfg.Kubeconfig, err)
+		}
+	}
+	return func(ctx context.Context, id, name string) error {
+		if kube == nil {
+			return errors.New("no kubeconfig configured (OC_KUBECONFIG)")
+		}
+		return worker.Follow(ctx, worker.Deps{Logger: d.log, Executions: execs, Publisher: pub, Kube: kube,
+			PeerID: cfg.PeerID, Worker: name, LeaseTTL: cfg.LeaseTTL}, id)
+	}, nil
 }
 
 func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL string, d deps) ([]server.Component, error) {
@@ -176,6 +221,10 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 		AdminUser:       cfg.AdminUser,
 		AdminPassword:   cfg.AdminPassword,
 		WebRedirectURIs: []string{publicURL + "/", publicURL + "/callback"},
+		// The services' own client, for the daemon's calls: its secret is
+		// made anew at every start and never leaves the process.
+		ServiceClientID:     serviceClientID,
+		ServiceClientSecret: d.serviceSecret,
 	}, authsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Metrics: d.metrics})
 	if err != nil {
 		return nil, fmt.Errorf("oc-auth: %w", err)
@@ -201,7 +250,17 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 				Metrics: d.metrics, PeerID: cfg.PeerID, GatewayURL: d.gatewayURL})
 		},
 		func() (server.Component, error) {
-			return schedulerdsvc.New(ctx, schedulerdsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
+			follow, err := inProcessWorkers(ctx, cfg, d)
+			if err != nil {
+				return nil, err
+			}
+			// The daemon prepares executions through oc-datacenter with the
+			// services' own identity, as oc-schedulerd does in compose.
+			token := apiclient.ClientCredentials(d.gatewayURL+"/auth/oauth/token", serviceClientID, d.serviceSecret, nil)
+			return schedulerdsvc.New(ctx, schedulerdsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics,
+				Launcher:    launch.InProcess(follow),
+				Provisioner: schedulerdsvc.NewDatacenter(dcclient.New(d.gatewayURL, token, nil)),
+				Config:      schedulerdsvc.Config{Concurrency: cfg.Concurrency, LaunchTTL: max(time.Minute, 2*cfg.LeaseTTL)}})
 		},
 		func() (server.Component, error) {
 			return monitordsvc.New(ctx, monitordsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})

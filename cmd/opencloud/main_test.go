@@ -31,8 +31,17 @@ type peer struct {
 
 func startPeer(t testing.TB, dataDir, addr string) *peer {
 	t.Helper()
+	return startPeerEnv(t, dataDir, addr, nil)
+}
+
+// startPeerEnv starts a peer with more configuration.
+func startPeerEnv(t testing.TB, dataDir, addr string, extra map[string]string) *peer {
+	t.Helper()
 	env := map[string]string{
 		"OC_DATA": dataDir, "OC_HTTP_ADDR": addr, "OC_ADMIN_PASSWORD": adminPassword, "OC_LOG_LEVEL": "warn",
+	}
+	for k, v := range extra {
+		env[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)

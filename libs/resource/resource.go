@@ -195,7 +195,9 @@ type Processing struct {
 	// Annotations are put on the pod of every step that runs it, for the
 	// cluster's own tooling (the project's test cluster reads
 	// opencloud.io/fail and opencloud.io/run-for on its fake nodes).
-	Annotations map[string]string `json:"annotations,omitempty"`
+	// (A list rather than a map: annotation keys hold dots, which stored
+	// documents may not have in their keys.)
+	Annotations []Label `json:"annotations,omitempty"`
 	// OpenSource says the image's source code is published.
 	OpenSource bool `json:"open_source,omitempty"`
 }

@@ -94,7 +94,8 @@ func rank(s execution.State) int {
 		return 0
 	case execution.Running:
 		return 1
-	case "":
+	case "", execution.Scheduled:
+		// Not started: the scheduler lists every step as scheduled when it books.
 		return -1
 	default:
 		return 2
@@ -195,7 +196,9 @@ func finish(steps []execution.Step, to execution.State, at time.Time, msg string
 	next := slices.Clone(steps)
 	var changes []change
 	for i, s := range next {
-		if rank(s.State) == 2 {
+		// A step that never started stays as booked, unless the whole
+		// execution was cancelled: it will not run.
+		if rank(s.State) == 2 || (rank(s.State) < 0 && to != execution.Cancelled) {
 			continue
 		}
 		from := s.State

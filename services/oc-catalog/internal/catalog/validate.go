@@ -103,9 +103,7 @@ func normalize(in *resource.Input) {
 		if len(p.Env) == 0 {
 			p.Env = nil
 		}
-		if len(p.Annotations) == 0 {
-			p.Annotations = nil
-		}
+		p.Annotations = nilIfEmpty(p.Annotations)
 	}
 }
 
@@ -293,24 +291,22 @@ func (v *validator) processing(p *resource.Processing) {
 // may not set them.
 var reservedAnnotations = []string{"opencloud.io/node", "multicluster.admiralty.io/"}
 
-func (v *validator) annotations(a map[string]string) {
+func (v *validator) annotations(a []resource.Label) {
 	if len(a) > MaxListItems {
 		v.add("processing.annotations", "expected at most %d annotations, got %d", MaxListItems, len(a))
 	}
-	keys := make([]string, 0, len(a))
-	for k := range a {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for i, l := range a {
+		field := fmt.Sprintf("processing.annotations[%d]", i)
 		switch {
-		case !labelKeyRe.MatchString(k) || len(k) > 316:
-			v.add("processing.annotations", "key %q: expected a Kubernetes annotation key ([prefix/]name, name of at most 63 letters, digits, '-', '_' or '.')", clip(k))
-		case slices.ContainsFunc(reservedAnnotations, func(r string) bool { return k == r || (strings.HasSuffix(r, "/") && strings.HasPrefix(k, r)) }):
-			v.add("processing.annotations", "key %q is set by OpenCloud itself; choose another", clip(k))
+		case !labelKeyRe.MatchString(l.Key) || len(l.Key) > 316:
+			v.add(field+".key", "expected a Kubernetes annotation key ([prefix/]name, name of at most 63 letters, digits, '-', '_' or '.'), got %q", clip(l.Key))
+		case slices.ContainsFunc(reservedAnnotations, func(r string) bool { return l.Key == r || (strings.HasSuffix(r, "/") && strings.HasPrefix(l.Key, r)) }):
+			v.add(field+".key", "%q is set by OpenCloud itself; choose another key", clip(l.Key))
+		case slices.IndexFunc(a, func(o resource.Label) bool { return o.Key == l.Key }) < i:
+			v.add(field+".key", "%q is listed twice", clip(l.Key))
 		}
-		if len(a[k]) > MaxArg || !utf8.ValidString(a[k]) {
-			v.add("processing.annotations."+clip(k), "expected a value of at most %d bytes", MaxArg)
+		if len(l.Value) > MaxArg || !utf8.ValidString(l.Value) {
+			v.add(field+".value", "expected a value of at most %d bytes", MaxArg)
 		}
 	}
 }

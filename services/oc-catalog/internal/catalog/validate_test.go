@@ -125,10 +125,10 @@ func TestCheckRejects(t *testing.T) {
 		{"missing image", resource.KindProcessing, func(in *resource.Input) { in.Processing.Image = "" }, []string{"processing.image"}},
 		{"bad image", resource.KindProcessing, func(in *resource.Input) { in.Processing.Image = "Ubuntu Latest" }, []string{"processing.image"}},
 		{"bad env name", resource.KindProcessing, func(in *resource.Input) { in.Processing.Env = map[string]string{"1X": "y"} }, []string{"processing.env"}},
-		{"bad annotation key", resource.KindProcessing, func(in *resource.Input) { in.Processing.Annotations = map[string]string{"not a key": "y"} }, []string{"processing.annotations"}},
+		{"bad annotation key", resource.KindProcessing, func(in *resource.Input) { in.Processing.Annotations = []resource.Label{{Key: "not a key"}} }, []string{"processing.annotations[0].key"}},
 		{"reserved annotation", resource.KindProcessing, func(in *resource.Input) {
-			in.Processing.Annotations = map[string]string{"multicluster.admiralty.io/elect": ""}
-		}, []string{"processing.annotations"}},
+			in.Processing.Annotations = []resource.Label{{Key: "a.io/x", Value: "1"}, {Key: "multicluster.admiralty.io/elect"}, {Key: "a.io/x"}}
+		}, []string{"processing.annotations[1].key", "processing.annotations[2].key"}},
 		{"bad port", resource.KindProcessing, func(in *resource.Input) { in.Processing.Ports = []int{0, 70000} }, []string{"processing.ports[0]", "processing.ports[1]"}},
 		{"duplicate port", resource.KindProcessing, func(in *resource.Input) { in.Processing.Ports = []int{80, 80} }, []string{"processing.ports[1]"}},
 		{"negative requests", resource.KindProcessing, func(in *resource.Input) {

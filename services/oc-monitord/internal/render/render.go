@@ -713,8 +713,8 @@ func (g *graph) placement(s *step, opts Options) (map[string]string, wfv1.Metada
 		sel = nil
 	}
 	meta := wfv1.Metadata{Annotations: map[string]string{}}
-	for k, v := range s.res.Processing.Annotations {
-		meta.Annotations[k] = v
+	for _, a := range s.res.Processing.Annotations {
+		meta.Annotations[a.Key] = a.Value
 	}
 	// OpenCloud's own come last: a processing cannot override them.
 	meta.Annotations[AnnotationNode] = s.ID

@@ -31,7 +31,7 @@ func TestSingleStep(t *testing.T) {
 			Image: "ghcr.io/acme/ndvi:1.2.0", Command: []string{"/ndvi"}, Args: []string{"--band", "red"},
 			Env:         map[string]string{"ZED": "z", "ALPHA": "a", render.EnvStep: "ignored"},
 			Requests:    resource.Requests{CPUMillicores: 500, MemoryBytes: 512 << 20},
-			Annotations: map[string]string{"example.org/team": "geo", render.AnnotationNode: "overridden"},
+			Annotations: []resource.Label{{Key: "example.org/team", Value: "geo"}, {Key: render.AnnotationNode, Value: "overridden"}},
 		}).
 		compute("k8s", "local", resource.Compute{NodeSelector: k8sNode}).
 		runs("ndvi", "k8s")
