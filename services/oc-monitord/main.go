@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/opencloud/opencloud/libs/broker"
@@ -58,7 +59,7 @@ type renderConfig struct {
 // runConfig is what run reads.
 type runConfig struct {
 	PeerID     string        `env:"OC_PEER_ID" default:"local" help:"the id of this peer: computes of other peers run through Admiralty"`
-	Kubeconfig string        `env:"OC_KUBECONFIG" help:"path of the kubeconfig of this peer's Kubernetes cluster, where executions run (required by run)"`
+	Kubeconfig string        `env:"OC_KUBECONFIG" help:"path of the kubeconfig of this peer's Kubernetes cluster, where executions run (empty: the pod's own service account, when run in a pod)"`
 	Worker     string        `env:"OC_MONITORD_WORKER" help:"the name under which run holds the execution's lease: set by oc-schedulerd's launcher to the name it claimed the execution for (empty: a name of this process's own)"`
 	LeaseTTL   time.Duration `env:"OC_MONITORD_LEASE_TTL" default:"30s" help:"how long the execution's lease lasts unless renewed: a dead worker is replaced after it"`
 	Infra      platform.Infra
@@ -151,11 +152,14 @@ func runCmd(ctx context.Context, id string, getenv config.Getenv, stderr io.Writ
 	if err := cfg.Infra.Validate(); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
+	var kube *rest.Config
+	var err error
 	if cfg.Kubeconfig == "" {
-		return errors.New("configuration: OC_KUBECONFIG is not set: run needs the kubeconfig of the cluster the execution runs on")
-	}
-	kube, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
-	if err != nil {
+		// In a pod (oc-schedulerd's kubernetes launcher), its service account.
+		if kube, err = rest.InClusterConfig(); err != nil {
+			return fmt.Errorf("configuration: OC_KUBECONFIG is not set and this is not a pod (%v): run needs the kubeconfig of the cluster the execution runs on", err)
+		}
+	} else if kube, err = clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig); err != nil {
 		return fmt.Errorf("configuration: OC_KUBECONFIG=%s: %w", cfg.Kubeconfig, err)
 	}
 	log := platform.NewLogger(stderr, cfg.Infra.LogFormat, cfg.Infra.LogLevel)

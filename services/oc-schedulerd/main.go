@@ -1,22 +1,53 @@
-// Command oc-schedulerd runs the schedulerd service on its own (compose, production).
+// Command oc-schedulerd runs the scheduling daemon on its own (compose,
+// production): it claims the executions that are due, has oc-datacenter
+// prepare each one, and starts a monitord worker for it — an oc-monitord
+// process (OC_SCHEDULERD_LAUNCHER=process) or a Kubernetes Job
+// (kubernetes) — within a concurrency limit.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/opencloud/opencloud/libs/apiclient"
 	"github.com/opencloud/opencloud/libs/config"
 	"github.com/opencloud/opencloud/libs/platform"
 	"github.com/opencloud/opencloud/libs/server"
+
+	dcclient "github.com/opencloud/opencloud/services/oc-datacenter/client"
+	"github.com/opencloud/opencloud/services/oc-schedulerd/internal/daemon"
+	"github.com/opencloud/opencloud/services/oc-schedulerd/launch"
 	"github.com/opencloud/opencloud/services/oc-schedulerd/service"
 )
 
 type appConfig struct {
-	Infra platform.Infra
+	Name          string        `env:"OC_SCHEDULERD_NAME" help:"this daemon's name, the prefix of its workers' lease names (default: the host name)"`
+	Launcher      string        `env:"OC_SCHEDULERD_LAUNCHER" default:"process" help:"how workers start: process (an oc-monitord process) or kubernetes (a Job per execution)"`
+	Concurrency   int           `env:"OC_SCHEDULERD_CONCURRENCY" default:"20" help:"how many workers run at once; more due executions wait"`
+	Lead          time.Duration `env:"OC_SCHEDULERD_LEAD" default:"2s" help:"how long before its start an execution is claimed and prepared"`
+	Scan          time.Duration `env:"OC_SCHEDULERD_SCAN" default:"5s" help:"how often the store is scanned besides the NATS events"`
+	Retry         time.Duration `env:"OC_SCHEDULERD_RETRY" default:"15s" help:"how long an execution that could not be prepared or launched waits before the next try"`
+	LeaseTTL      time.Duration `env:"OC_MONITORD_LEASE_TTL" default:"30s" help:"how long a worker's lease lasts unless renewed (passed to the workers)"`
+	MonitordPath  string        `env:"OC_SCHEDULERD_MONITORD_PATH" default:"oc-monitord" help:"process launcher: the oc-monitord binary"`
+	Kubeconfig    string        `env:"OC_KUBECONFIG" help:"kubernetes launcher: the kubeconfig of the cluster the Jobs run in (empty: the in-cluster configuration); the process launcher passes it to the workers"`
+	JobNamespace  string        `env:"OC_SCHEDULERD_JOB_NAMESPACE" default:"opencloud" help:"kubernetes launcher: the namespace of the workers' Jobs"`
+	JobImage      string        `env:"OC_SCHEDULERD_MONITORD_IMAGE" help:"kubernetes launcher: oc-monitord's image"`
+	JobAccount    string        `env:"OC_SCHEDULERD_JOB_SERVICE_ACCOUNT" default:"oc-monitord" help:"kubernetes launcher: the service account of the workers' pods"`
+	JobEnvSecret  string        `env:"OC_SCHEDULERD_JOB_ENV_SECRET" help:"kubernetes launcher: a Secret whose keys become the workers' environment (OC_STORE, OC_MONGO_URI, OC_NATS_URL...)"`
+	GatewayURL    string        `env:"OC_GATEWAY_URL" default:"http://localhost:8000" help:"where oc-datacenter is reached"`
+	ServiceID     string        `env:"OC_SERVICE_CLIENT_ID" default:"oc-services" help:"the services' own client at oc-auth (oc-datacenter's prepare route needs an admin)"`
+	ServiceSecret string        `env:"OC_SERVICE_CLIENT_SECRET" secret:"true" help:"its secret (the one oc-auth is configured with)"`
+	Infra         platform.Infra
 }
 
 func main() {
@@ -32,6 +63,54 @@ func run(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
 	return platform.Run(ctx, "schedulerd", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
-			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier})
+			l, err := launcher(cfg, log)
+			if err != nil {
+				return nil, fmt.Errorf("configuration: %w", err)
+			}
+			if cfg.ServiceSecret == "" {
+				log.Warn("OC_SERVICE_CLIENT_SECRET is not set: oc-datacenter will refuse to prepare executions, which wait with that reason")
+			}
+			token := apiclient.ClientCredentials(cfg.Infra.Issuer()+"/oauth/token", cfg.ServiceID, cfg.ServiceSecret, nil)
+			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
+				Launcher:    l,
+				Provisioner: daemon.Datacenter{Client: dcclient.New(cfg.GatewayURL, token, nil)},
+				Config: service.Config{Name: cfg.Name, Concurrency: cfg.Concurrency, Lead: cfg.Lead, Scan: cfg.Scan,
+					Retry: cfg.Retry, LaunchTTL: max(2*time.Minute, 2*cfg.LeaseTTL)}})
 		})
+}
+
+// launcher builds the configured launcher.
+func launcher(cfg appConfig, log *slog.Logger) (launch.Launcher, error) {
+	env := []string{"OC_MONITORD_LEASE_TTL=" + cfg.LeaseTTL.String()}
+	switch strings.ToLower(cfg.Launcher) {
+	case launch.NameProcess:
+		return launch.Process(launch.ProcessOptions{Path: cfg.MonitordPath, Env: env})
+	case launch.NameKubernetes:
+		kube, err := kubeConfig(cfg.Kubeconfig)
+		if err != nil {
+			return nil, err
+		}
+		return launch.Kubernetes(launch.KubernetesOptions{Config: kube, Namespace: cfg.JobNamespace, Image: cfg.JobImage,
+			ServiceAccount: cfg.JobAccount, EnvFrom: cfg.JobEnvSecret,
+			Env: map[string]string{"OC_MONITORD_LEASE_TTL": cfg.LeaseTTL.String()}, Logger: log})
+	case launch.NameInProcess:
+		return nil, errors.New("OC_SCHEDULERD_LAUNCHER=inprocess is the all-in-one binary's (opencloud); oc-schedulerd has process or kubernetes")
+	default:
+		return nil, fmt.Errorf("OC_SCHEDULERD_LAUNCHER=%q: expected process or kubernetes", cfg.Launcher)
+	}
+}
+
+func kubeConfig(path string) (*rest.Config, error) {
+	if path == "" {
+		c, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("OC_KUBECONFIG is empty and this is not a pod (%w): set OC_KUBECONFIG", err)
+		}
+		return c, nil
+	}
+	c, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, fmt.Errorf("OC_KUBECONFIG=%s: %w", path, err)
+	}
+	return c, nil
 }

@@ -1,0 +1,100 @@
+package launch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"syscall"
+	"time"
+)
+
+// ProcessOptions configures the process launcher.
+type ProcessOptions struct {
+	// Path is the oc-monitord binary (a bare name is looked up in PATH).
+	Path string
+	// Args come before "run EXECUTION_ID" (the all-in-one binary runs
+	// itself as "opencloud monitord run ID").
+	Args []string
+	// Env is added to this process's environment for the worker (it
+	// inherits the store, NATS and kubeconfig settings).
+	Env []string
+	// Output receives the workers' standard output and error; nil: this
+	// process's standard error.
+	Output io.Writer
+	// StopGrace is how long a worker asked to stop (SIGTERM) has before it
+	// is killed; default 10 s.
+	StopGrace time.Duration
+	// Detach leaves the workers running when the daemon stops (a rolling
+	// restart of oc-schedulerd that does not interrupt them): they keep
+	// their leases, and the next daemon leaves their executions to them.
+	Detach bool
+}
+
+// Process runs each worker as an oc-monitord process: `PATH [ARGS] run ID`
+// with OC_MONITORD_WORKER set to the lease name. When the daemon stops,
+// its workers are asked to stop (SIGTERM): each gives its lease up, for the
+// next daemon to re-attach at once (unless Detach). A worker killed outright
+// keeps its lease until it runs out.
+func Process(o ProcessOptions) (Launcher, error) {
+	if o.Path == "" {
+		return nil, errors.New("process launcher: the oc-monitord binary is not set (OC_SCHEDULERD_MONITORD_PATH)")
+	}
+	path, err := exec.LookPath(o.Path)
+	if err != nil {
+		return nil, fmt.Errorf("process launcher: OC_SCHEDULERD_MONITORD_PATH=%s: %w", o.Path, err)
+	}
+	o.Path = path
+	if o.Output == nil {
+		o.Output = os.Stderr
+	}
+	if o.StopGrace <= 0 {
+		o.StopGrace = 10 * time.Second
+	}
+	return &process{o: o}, nil
+}
+
+type process struct{ o ProcessOptions }
+
+func (*process) Name() string { return NameProcess }
+
+func (p *process) Launch(ctx context.Context, id, worker string) (*Run, error) {
+	args := append(slices.Clone(p.o.Args), "run", id)
+	cctx := ctx
+	if p.o.Detach {
+		cctx = context.WithoutCancel(ctx)
+	}
+	cmd := exec.CommandContext(cctx, p.o.Path, args...)
+	cmd.Env = append(append(os.Environ(), p.o.Env...), "OC_MONITORD_WORKER="+worker)
+	cmd.Stdout, cmd.Stderr = p.o.Output, p.o.Output
+	// Its own process group: a terminal's Ctrl-C to the daemon does not
+	// reach the workers, which the daemon stops itself.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = p.o.StopGrace
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s run %s: %w", p.o.Path, id, err)
+	}
+	r := NewRun()
+	r.pid = cmd.Process.Pid
+	go func() {
+		err := cmd.Wait()
+		if err != nil {
+			err = fmt.Errorf("oc-monitord run %s (pid %d): %w", id, cmd.Process.Pid, err)
+		}
+		r.End(err)
+	}()
+	if p.o.Detach {
+		go func() {
+			select {
+			case <-ctx.Done():
+				r.End(ErrDetached) // the process goes on; its waiter still reaps it
+			case <-r.Done():
+			}
+		}()
+	}
+	return r, nil
+}
