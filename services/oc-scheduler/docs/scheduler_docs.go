@@ -635,6 +635,10 @@ const docTemplatescheduler = `{
         "execution.Execution": {
             "type": "object",
             "properties": {
+                "attempts": {
+                    "description": "Attempts counts the workers launched for it (1 when none died).",
+                    "type": "integer"
+                },
                 "cancel_requested": {
                     "description": "CancelRequested is set when a cancel arrived while it was starting or\nrunning: the worker following it stops its Argo Workflow and writes\ncancelled.",
                     "type": "boolean"
@@ -721,6 +725,13 @@ const docTemplatescheduler = `{
                 },
                 "version": {
                     "type": "integer"
+                },
+                "worker": {
+                    "description": "Worker is the monitord worker following it while it is starting or\nrunning, and WorkerUntil the end of that worker's lease: the worker\nrenews it while it lives, and once it has run out (the worker or its\ndaemon died) oc-schedulerd launches another worker, which re-attaches.\nA worker stops following an execution whose lease another took.",
+                    "type": "string"
+                },
+                "worker_until": {
+                    "type": "string"
                 },
                 "workflow_id": {
                     "type": "string"
@@ -1194,6 +1205,13 @@ const docTemplatescheduler = `{
                 "image"
             ],
             "properties": {
+                "annotations": {
+                    "description": "Annotations are put on the pod of every step that runs it, for the\ncluster's own tooling (the project's test cluster reads\nopencloud.io/fail and opencloud.io/run-for on its fake nodes).\n(A list rather than a map: annotation keys hold dots, which stored\ndocuments may not have in their keys.)",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/resource.Label"
+                    }
+                },
                 "args": {
                     "type": "array",
                     "items": {

@@ -14,7 +14,110 @@ const docTemplateschedulerd = `{
     },
     "host": "{{.Host}}",
     "basePath": "{{.BasePath}}",
-    "paths": {},
+    "paths": {
+        "/workers": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Each monitord worker this oc-schedulerd instance runs now: the execution it follows, its lease name and since when, oldest first; with the launcher and the concurrency limit. Executions beyond the limit wait as scheduled. Needs the admin role.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "workers"
+                ],
+                "summary": "The workers this daemon runs",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/service.WorkerList"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        }
+    },
+    "definitions": {
+        "apierror.Envelope": {
+            "type": "object",
+            "properties": {
+                "error": {
+                    "$ref": "#/definitions/apierror.Error"
+                }
+            }
+        },
+        "apierror.Error": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "type": "string"
+                },
+                "details": {},
+                "message": {
+                    "type": "string"
+                }
+            }
+        },
+        "daemon.Worker": {
+            "type": "object",
+            "properties": {
+                "execution_id": {
+                    "type": "string"
+                },
+                "since": {
+                    "type": "string"
+                },
+                "worker": {
+                    "type": "string"
+                }
+            }
+        },
+        "service.WorkerList": {
+            "type": "object",
+            "properties": {
+                "concurrency": {
+                    "type": "integer",
+                    "example": 20
+                },
+                "daemon": {
+                    "description": "Daemon is this daemon's name, the prefix of its workers' lease names.",
+                    "type": "string",
+                    "example": "host-1"
+                },
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/daemon.Worker"
+                    }
+                },
+                "launcher": {
+                    "type": "string",
+                    "enum": [
+                        "inprocess",
+                        "process",
+                        "kubernetes"
+                    ],
+                    "example": "process"
+                }
+            }
+        }
+    },
     "securityDefinitions": {
         "BearerAuth": {
             "type": "apiKey",
@@ -28,10 +131,10 @@ const docTemplateschedulerd = `{
 var SwaggerInfoschedulerd = &swag.Spec{
 	Version:          "0.1",
 	Host:             "",
-	BasePath:         "/",
+	BasePath:         "/schedulerd",
 	Schemes:          []string{},
 	Title:            "OpenCloud schedulerd API",
-	Description:      "The scheduling daemon: starts a monitord worker for every due execution. Health and metrics only.",
+	Description:      "The scheduling daemon: claims the executions that are due, has oc-datacenter prepare each one and starts a monitord worker for it (as a process, a Kubernetes Job, or in-process in the all-in-one binary) within a concurrency limit; takes over the executions whose worker stopped. Its API lists the workers it runs. Errors are {\"error\": {\"code\", \"message\", \"details\"}}.",
 	InfoInstanceName: "schedulerd",
 	SwaggerTemplate:  docTemplateschedulerd,
 	LeftDelim:        "{{",

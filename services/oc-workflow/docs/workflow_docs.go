@@ -1247,6 +1247,13 @@ const docTemplateworkflow = `{
                 "image"
             ],
             "properties": {
+                "annotations": {
+                    "description": "Annotations are put on the pod of every step that runs it, for the\ncluster's own tooling (the project's test cluster reads\nopencloud.io/fail and opencloud.io/run-for on its fake nodes).\n(A list rather than a map: annotation keys hold dots, which stored\ndocuments may not have in their keys.)",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/resource.Label"
+                    }
+                },
                 "args": {
                     "type": "array",
                     "items": {
