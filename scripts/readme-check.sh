@@ -7,11 +7,14 @@ work=$(mktemp -d)
 pid=
 cleanup() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  scripts/cluster.sh down "$work/cluster" --clean >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 go build -o "$work/opencloud" ./cmd/opencloud
+# The last session runs a workflow on the project's test cluster (make cluster-build).
+scripts/cluster.sh up "$work/cluster" >"$work/cluster.log" 2>&1 || { cat "$work/cluster.log"; echo "readme-check: the test cluster did not start" >&2; exit 1; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url="http://localhost:$port"
 
@@ -19,6 +22,7 @@ url="http://localhost:$port"
 password=$(sed -n "s/^OC_ADMIN_PASSWORD='\([^']*\)' make run$/\1/p" README.md)
 [ -n "$password" ] || { echo "readme-check: the README no longer starts the peer with OC_ADMIN_PASSWORD=... make run" >&2; exit 1; }
 (cd "$work" && OC_HTTP_ADDR=127.0.0.1:$port OC_PUBLIC_URL=$url OC_ADMIN_PASSWORD=$password OC_LOG_LEVEL=warn \
+  OC_KUBECONFIG=$work/cluster/kubeconfig \
   ./opencloud >"$work/peer.log" 2>&1) &
 pid=$!
 for _ in $(seq 1 100); do curl -fsS "$url/catalog/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -32,6 +36,9 @@ i = s.index("```sh\n", i + 1) + len("```sh\n")  # the second block: the session 
 block = s[i:s.index("```\n", i)]
 j = s.index("```sh\n", s.index("## Design a workflow with curl")) + len("```sh\n")  # continues the session
 block += "echo '== design'\n" + s[j:s.index("```\n", j)]
+k = s.index("```sh\n", s.index("## Run a workflow on the test cluster"))
+k = s.index("```sh\n", k + 1) + len("```sh\n")  # the second block: the session (the first starts the peer)
+block += "echo '== run'\n" + s[k:s.index("```\n", k)]
 open(sys.argv[1], "w").write(block)
 PY
 sed -i "s#^export OC_URL=http://localhost:8000\$#export OC_URL=$url#" "$work/block.sh"
@@ -57,4 +64,6 @@ grep -qx 200 <<<"$out" || { echo "readme-check: sharing the workflow in the area
 grep -qx 201 <<<"$out" || { echo "readme-check: booking the workflow did not answer 201" >&2; exit 1; }
 expect '"code":"booking_conflict"' "a 409 on the same booking again"
 expect '"total":3,' "the three booked executions"
+expect '"from":"running","to":"succeeded","at"' "the live stream of the run ending succeeded"
+expect '"node":"c","state":"succeeded"' "the run's last step succeeded"
 echo "readme-check: the README's curl session runs as written"
