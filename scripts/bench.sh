@@ -6,7 +6,9 @@
 #  4. the catalog service in-process (p50/p99);
 #  5. store latencies at 1k and 10k documents on both backends;
 #  6. workflow validation: 1,000 and 10,000 nodes in the domain, 1,000 through HTTP;
-#  7. rendering and validating the Argo Workflow of a 20-step execution.
+#  7. rendering and validating the Argo Workflow of a 20-step execution;
+#  8. memory per concurrently followed execution, process and in-process
+#     launchers side by side (20 executions on the test cluster: make cluster-build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,3 +41,4 @@ bench libs ./store/mongostore . "${MONGO_BENCHTIME:-20x}"
 bench services/oc-workflow ./internal/workflow Validate 1s
 bench services/oc-workflow ./service ValidateHTTP 2s
 bench services/oc-monitord ./internal/render RenderValidate20 2s
+bench services/oc-schedulerd ./service WorkerMemory 1x

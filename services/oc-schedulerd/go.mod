@@ -79,6 +79,7 @@ require (
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/opencloud/opencloud/services/oc-catalog v0.0.0 // indirect
+	github.com/opencloud/opencloud/services/oc-monitord v0.0.0
 	github.com/pelletier/go-toml/v2 v2.2.4 // indirect
 	github.com/pmezard/go-difflib v1.0.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
@@ -149,3 +150,5 @@ replace github.com/opencloud/opencloud/services/oc-catalog => ../oc-catalog
 replace github.com/opencloud/opencloud/services/oc-workflow => ../oc-workflow
 
 replace github.com/opencloud/opencloud/services/oc-workspace => ../oc-workspace
+
+replace github.com/opencloud/opencloud/services/oc-monitord => ../oc-monitord

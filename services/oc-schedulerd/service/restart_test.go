@@ -26,6 +26,7 @@ import (
 	"github.com/opencloud/opencloud/libs/authn/authntest"
 	"github.com/opencloud/opencloud/libs/execution"
 	"github.com/opencloud/opencloud/libs/resource"
+	"github.com/opencloud/opencloud/libs/store"
 	"github.com/opencloud/opencloud/libs/store/sqlitestore"
 	"github.com/opencloud/opencloud/libs/testenv"
 	wf "github.com/opencloud/opencloud/libs/workflow"
@@ -57,8 +58,9 @@ var buildMonitord = sync.OnceValues(func() (string, error) {
 // and a NATS the worker processes reach too, oc-datacenter behind a
 // gateway, and the oc-monitord binary.
 type rig struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
+	store   store.Store
 	execs   *executions.Store
 	prov    daemon.Provisioner
 	bin     string
@@ -68,7 +70,7 @@ type rig struct {
 	logFile *os.File
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	cluster := testenv.Cluster(t)
 	bin, err := buildMonitord()
@@ -115,7 +117,7 @@ func newRig(t *testing.T) *rig {
 		}
 	})
 	token := dcclient.StaticToken(iss.Token(authntest.Admin("oc-services")))
-	return &rig{t: t, ctx: ctx, execs: execs, bin: bin, logFile: logFile,
+	return &rig{t: t, ctx: ctx, store: st, execs: execs, bin: bin, logFile: logFile,
 		prov: daemon.Datacenter{Client: dcclient.New(gw.URL, token, nil)},
 		env: []string{"OC_STORE=sqlite", "OC_SQLITE_PATH=" + dbPath, "OC_NATS_URL=" + nc.ConnectedUrl(),
 			"OC_KUBECONFIG=" + cluster.Kubeconfig, "OC_PEER_ID=local", "OC_MONITORD_LEASE_TTL=2s", "OC_LOG_LEVEL=info"},
