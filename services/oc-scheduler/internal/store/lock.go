@@ -116,8 +116,11 @@ func (l *Lock) Acquire(ctx context.Context) (*Lease, error) {
 		took, previous, err := l.try(ctx)
 		if err != nil {
 			<-l.local
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("%w: %w", ErrBusy, ctx.Err())
+			// The MongoDB driver may give up a little before the deadline
+			// (when the time left is below its round trip): that is the
+			// wait running out too.
+			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+				return nil, fmt.Errorf("%w: %w", ErrBusy, err)
 			}
 			return nil, err
 		}
