@@ -189,6 +189,29 @@ type deps struct {
 	serviceSecret string
 }
 
+// credentialsKey reads the key that seals the S3 credentials oc-datacenter
+// keeps, creating it (32 random bytes, readable by this user only) on the
+// first start: the credentials must survive a restart, so the key does too.
+func credentialsKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	switch {
+	case err == nil && len(key) == 32:
+		return key, nil
+	case err == nil:
+		return nil, fmt.Errorf("%s: %d bytes, expected 32 (remove it to make a new one; the S3 credentials kept are then lost)", path, len(key))
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	key = make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return key, nil
+}
+
 // serviceClientID is the services' own client at oc-auth.
 const serviceClientID = "oc-services"
 
@@ -266,9 +289,13 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 			return monitordsvc.New(ctx, monitordsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
 		},
 		func() (server.Component, error) {
+			key, err := credentialsKey(filepath.Join(cfg.DataDir, "datacenter.key"))
+			if err != nil {
+				return nil, err
+			}
 			return datacentersvc.New(ctx, datacentersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
 				Metrics: d.metrics, PeerID: cfg.PeerID, GatewayURL: d.gatewayURL,
-				Kubeconfig: cfg.Kubeconfig, Cluster: cfg.Cluster, Retention: cfg.Retention})
+				Kubeconfig: cfg.Kubeconfig, Cluster: cfg.Cluster, Retention: cfg.Retention, CredentialsKey: key})
 		},
 		func() (server.Component, error) {
 			return peersvc.New(ctx, peersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})

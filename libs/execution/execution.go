@@ -69,6 +69,11 @@ const (
 	Missed    State = "missed"
 )
 
+// StepPending is a step's state (never an execution's) while its pod is
+// created but not running yet: a step goes scheduled → pending → running →
+// succeeded | failed, or cancelled with its execution.
+const StepPending State = "pending"
+
 // States lists every state in life order.
 var States = []State{Scheduled, Starting, Running, Succeeded, Failed, Cancelled, Missed}
 
@@ -132,7 +137,7 @@ type Window struct {
 type Step struct {
 	// Node is the processing's node id in the workflow graph.
 	Node       string     `json:"node"`
-	State      State      `json:"state"`
+	State      State      `json:"state" enums:"scheduled,pending,running,succeeded,failed,cancelled"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	Message    string     `json:"message,omitempty"`

@@ -35,7 +35,8 @@ func New(baseURL string, token TokenSource, hc *http.Client) *Client {
 func (c *Client) Ready(ctx context.Context) error { return c.c.Ready(ctx, Prefix) }
 
 // Prepare makes sure execution executionID of workflow workflowID has its
-// namespace, service account, Role and RoleBinding (admin role).
+// namespace, service account, Role and RoleBinding (admin role); an
+// execution using storages needs PrepareWith.
 func (c *Client) Prepare(ctx context.Context, executionID, workflowID string) (datacenter.Prepared, error) {
 	var out datacenter.Prepared
 	_, err := c.c.Do(ctx, apiclient.Request{Method: http.MethodPost,
@@ -64,4 +65,39 @@ func (c *Client) PublishInventory(ctx context.Context, req datacenter.PublishReq
 	var out datacenter.PublishResult
 	_, err := c.c.Do(ctx, apiclient.Request{Method: http.MethodPost, Path: Prefix + "/inventory/publish", Body: req}, &out)
 	return out, err
+}
+
+// PrepareWith is Prepare with the whole request: the execution's storages
+// get a Secret of their S3 credentials in its namespace (admin role).
+func (c *Client) PrepareWith(ctx context.Context, executionID string, req datacenter.PrepareRequest) (datacenter.Prepared, error) {
+	var out datacenter.Prepared
+	_, err := c.c.Do(ctx, apiclient.Request{Method: http.MethodPost,
+		Path: Prefix + "/executions/" + url.PathEscape(executionID) + "/prepare", Body: req}, &out)
+	return out, err
+}
+
+func credentialsPath(storageID string) string {
+	return Prefix + "/storages/" + url.PathEscape(storageID) + "/credentials"
+}
+
+// SetStorageCredentials sets the S3 credentials executions use for this
+// peer's storage storageID (admin role); setting them again replaces them.
+func (c *Client) SetStorageCredentials(ctx context.Context, storageID string, in datacenter.StorageCredentialsInput) (datacenter.StorageCredentials, error) {
+	var out datacenter.StorageCredentials
+	_, err := c.c.Do(ctx, apiclient.Request{Method: http.MethodPut, Path: credentialsPath(storageID), Body: in}, &out)
+	return out, err
+}
+
+// StorageCredentials returns what may be shown of a storage's credentials:
+// never the secret (admin role).
+func (c *Client) StorageCredentials(ctx context.Context, storageID string) (datacenter.StorageCredentials, error) {
+	var out datacenter.StorageCredentials
+	_, err := c.c.Do(ctx, apiclient.Request{Method: http.MethodGet, Path: credentialsPath(storageID)}, &out)
+	return out, err
+}
+
+// DeleteStorageCredentials forgets a storage's credentials (admin role).
+func (c *Client) DeleteStorageCredentials(ctx context.Context, storageID string) error {
+	_, err := c.c.Do(ctx, apiclient.Request{Method: http.MethodDelete, Path: credentialsPath(storageID)}, nil)
+	return err
 }

@@ -3,12 +3,20 @@
 // (names, RBAC, inventory) live in the service.
 package datacenter
 
-import "github.com/opencloud/opencloud/libs/resource"
+import (
+	"time"
+
+	"github.com/opencloud/opencloud/libs/resource"
+)
 
 // PrepareRequest is the body of POST /datacenter/executions/{id}/prepare.
 type PrepareRequest struct {
 	// WorkflowID is the workflow the execution runs (labels its namespace).
 	WorkflowID string `json:"workflow_id" validate:"required" example:"6b0e3c6c-4d0a-4d21-9a43-0e4c1d7b9f10"`
+	// Storages are the storages the execution's processings read or
+	// write: each gets a Secret of its S3 credentials in the namespace. A
+	// peer "" is this peer; only this peer's storages can be served.
+	Storages []resource.Ref `json:"storages,omitempty"`
 }
 
 // Action is what a call did to one object.
@@ -40,8 +48,37 @@ type Prepared struct {
 	ServiceAccount string `json:"service_account" example:"oc-executor"`
 	Role           string `json:"role" example:"oc-executor"`
 	RoleBinding    string `json:"role_binding" example:"oc-executor"`
-	// Objects lists the four objects in that order, with what was done.
+	// Objects lists the namespace, service account, Role and RoleBinding in
+	// that order, then one Secret per storage in the order asked, with what
+	// was done. A Secret's value is never shown.
 	Objects []Object `json:"objects"`
+}
+
+// Limits of StorageCredentialsInput.
+const (
+	MaxAccessKeyID     = 128
+	MaxSecretAccessKey = 256
+)
+
+// StorageCredentialsInput is the body of PUT
+// /datacenter/storages/{id}/credentials: the S3 credentials executions use
+// for one of this peer's storages.
+type StorageCredentialsInput struct {
+	// AccessKeyID: 1 to 128 printable ASCII characters, no spaces.
+	AccessKeyID string `json:"access_key_id" validate:"required" maxLength:"128" example:"AKIAIOSFODNN7EXAMPLE"`
+	// SecretAccessKey: 1 to 256 printable ASCII characters, no spaces.
+	// Stored encrypted; no route ever answers it.
+	SecretAccessKey string `json:"secret_access_key" validate:"required" maxLength:"256" example:"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"`
+}
+
+// StorageCredentials is what the API shows of a storage's credentials: never the secret.
+type StorageCredentials struct {
+	// StorageID is the storage resource's id in this peer's catalog.
+	StorageID   string    `json:"storage_id" example:"9a1f7c1e-5b2d-4c8e-8f3a-2d4b6c8e0f12"`
+	AccessKeyID string    `json:"access_key_id" example:"AKIAIOSFODNN7EXAMPLE"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	// UpdatedBy is the subject of the admin who set them last.
+	UpdatedBy string `json:"updated_by" example:"root"`
 }
 
 // Resources are amounts of a node's resources.

@@ -86,7 +86,7 @@ const docTemplatedatacenter = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Makes sure the execution's namespace (oc-\u003cid\u003e, labelled with the execution and workflow ids and managed-by opencloud), the service account oc-executor, and the Role and RoleBinding Argo's executor needs (workflowtaskresults create/patch; pods get/watch/patch; pods/log get) exist as expected. Safe to call again: what exists is kept, what drifted is put back, and each object says whether it was created, updated or unchanged. A namespace of the same name that OpenCloud did not make for this execution, or one being deleted, is a 409. Needs the admin role.",
+                "description": "Makes sure the execution's namespace (oc-\u003cid\u003e, labelled with the execution and workflow ids and managed-by opencloud), the service account oc-executor, the Role and RoleBinding Argo's executor needs (workflowtaskresults create/patch; pods get/watch/patch; pods/log get; get on the execution's S3 Secrets, by name), and, for each storage listed, an Opaque Secret oc-s3-\u003chash of peer/id\u003e with keys accessKey and secretKey holding the storage's S3 credentials kept by PUT /storages/{id}/credentials, exist as expected. Safe to call again: what exists is kept, what drifted is put back, and each object says whether it was created, updated or unchanged (a Secret's value is never answered). Every storage is checked before anything is created: a storage of another peer is a 409 remote_storage (its credentials are that peer's to issue, which needs federation, not configured), a storage without credentials a 409 storage_credentials_missing naming the route to call, and the details list every storage refused. A namespace of the same name that OpenCloud did not make for this execution, or one being deleted, is a 409. Needs the admin role.",
                 "consumes": [
                     "application/json"
                 ],
@@ -106,7 +106,7 @@ const docTemplatedatacenter = `{
                         "required": true
                     },
                     {
-                        "description": "The execution's workflow",
+                        "description": "The execution's workflow and storages",
                         "name": "body",
                         "in": "body",
                         "required": true,
@@ -123,7 +123,7 @@ const docTemplatedatacenter = `{
                         }
                     },
                     "400": {
-                        "description": "Invalid id or workflow_id; details name the field",
+                        "description": "Invalid id, workflow_id or storages; details name the field",
                         "schema": {
                             "$ref": "#/definitions/apierror.Envelope"
                         }
@@ -141,9 +141,36 @@ const docTemplatedatacenter = `{
                         }
                     },
                     "409": {
-                        "description": "namespace_not_managed, workflow_mismatch or namespace_terminating",
+                        "description": "namespace_not_managed, workflow_mismatch, namespace_terminating; or remote_storage, storage_credentials_missing, storage_credentials_unreadable with the storages refused in details",
                         "schema": {
-                            "$ref": "#/definitions/apierror.Envelope"
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/apierror.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "error": {
+                                            "allOf": [
+                                                {
+                                                    "$ref": "#/definitions/apierror.Error"
+                                                },
+                                                {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "details": {
+                                                            "type": "array",
+                                                            "items": {
+                                                                "$ref": "#/definitions/credentials.Refusal"
+                                                            }
+                                                        }
+                                                    }
+                                                }
+                                            ]
+                                        }
+                                    }
+                                }
+                            ]
                         }
                     },
                     "502": {
@@ -153,7 +180,7 @@ const docTemplatedatacenter = `{
                         }
                     },
                     "503": {
-                        "description": "no_cluster: no kubeconfig configured",
+                        "description": "no_cluster: no kubeconfig configured; no_credentials_key: storages asked for and no OC_DATACENTER_CREDENTIALS_KEY",
                         "schema": {
                             "$ref": "#/definitions/apierror.Envelope"
                         }
@@ -271,6 +298,212 @@ const docTemplatedatacenter = `{
                     }
                 }
             }
+        },
+        "/storages/{id}/credentials": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "What may be shown of the credentials kept for storage {id}: the access key id, when and by whom they were set. Never the secret. Needs the admin role.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "storages"
+                ],
+                "summary": "Show the S3 credentials kept for a storage",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Storage resource id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/datacenter.StorageCredentials"
+                        }
+                    },
+                    "400": {
+                        "description": "Invalid id",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "No credentials kept for this storage",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "no_credentials_key: OC_DATACENTER_CREDENTIALS_KEY is not set",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "put": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Keeps the S3 credentials executions use for storage resource {id} of this peer's catalog (as the caller sees it): prepare puts them, as a Secret, in the namespace of each execution using the storage. Both keys are required, printable ASCII without spaces, the access key id at most 128 characters and the secret at most 256. The secret is stored encrypted (AES-256-GCM under OC_DATACENTER_CREDENTIALS_KEY) and never answered. Setting them again replaces them; setting the same ones changes nothing. Answers what may be shown: 201 when the storage had none, 200 otherwise. Needs the admin role.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "storages"
+                ],
+                "summary": "Set the S3 credentials of one of this peer's storages",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Storage resource id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The credentials",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/datacenter.StorageCredentialsInput"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/datacenter.StorageCredentials"
+                        }
+                    },
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/datacenter.StorageCredentials"
+                        }
+                    },
+                    "400": {
+                        "description": "Invalid id, access_key_id or secret_access_key (details name the field); not_a_storage: the resource is of another kind",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "No such resource in this peer's catalog",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "502": {
+                        "description": "The catalog could not be asked",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "no_credentials_key: OC_DATACENTER_CREDENTIALS_KEY is not set",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Removes the credentials kept for storage {id} (the storage may be gone from the catalog already). Executions prepared earlier keep their Secret until their namespace is released; preparing an execution using the storage is refused until credentials are set again. Needs the admin role.",
+                "tags": [
+                    "storages"
+                ],
+                "summary": "Forget the S3 credentials of a storage",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Storage resource id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "400": {
+                        "description": "Invalid id",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "No credentials kept for this storage",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "503": {
+                        "description": "no_credentials_key: OC_DATACENTER_CREDENTIALS_KEY is not set",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
         }
     },
     "definitions": {
@@ -291,6 +524,22 @@ const docTemplatedatacenter = `{
                 "details": {},
                 "message": {
                     "type": "string"
+                }
+            }
+        },
+        "credentials.Refusal": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "example": "remote_storage"
+                },
+                "problem": {
+                    "type": "string"
+                },
+                "storage": {
+                    "type": "string",
+                    "example": "peer-b/9a1f7c1e-5b2d-4c8e-8f3a-2d4b6c8e0f12"
                 }
             }
         },
@@ -410,6 +659,13 @@ const docTemplatedatacenter = `{
                 "workflow_id"
             ],
             "properties": {
+                "storages": {
+                    "description": "Storages are the storages the execution's processings read or\nwrite: each gets a Secret of its S3 credentials in the namespace. A\npeer \"\" is this peer; only this peer's storages can be served.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/resource.Ref"
+                    }
+                },
                 "workflow_id": {
                     "description": "WorkflowID is the workflow the execution runs (labels its namespace).",
                     "type": "string",
@@ -429,7 +685,7 @@ const docTemplatedatacenter = `{
                     "example": "oc-3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"
                 },
                 "objects": {
-                    "description": "Objects lists the four objects in that order, with what was done.",
+                    "description": "Objects lists the namespace, service account, Role and RoleBinding in\nthat order, then one Secret per storage in the order asked, with what\nwas done. A Secret's value is never shown.",
                     "type": "array",
                     "items": {
                         "$ref": "#/definitions/datacenter.Object"
@@ -567,6 +823,49 @@ const docTemplatedatacenter = `{
                 }
             }
         },
+        "datacenter.StorageCredentials": {
+            "type": "object",
+            "properties": {
+                "access_key_id": {
+                    "type": "string",
+                    "example": "AKIAIOSFODNN7EXAMPLE"
+                },
+                "storage_id": {
+                    "description": "StorageID is the storage resource's id in this peer's catalog.",
+                    "type": "string",
+                    "example": "9a1f7c1e-5b2d-4c8e-8f3a-2d4b6c8e0f12"
+                },
+                "updated_at": {
+                    "type": "string"
+                },
+                "updated_by": {
+                    "description": "UpdatedBy is the subject of the admin who set them last.",
+                    "type": "string",
+                    "example": "root"
+                }
+            }
+        },
+        "datacenter.StorageCredentialsInput": {
+            "type": "object",
+            "required": [
+                "access_key_id",
+                "secret_access_key"
+            ],
+            "properties": {
+                "access_key_id": {
+                    "description": "AccessKeyID: 1 to 128 printable ASCII characters, no spaces.",
+                    "type": "string",
+                    "maxLength": 128,
+                    "example": "AKIAIOSFODNN7EXAMPLE"
+                },
+                "secret_access_key": {
+                    "description": "SecretAccessKey: 1 to 256 printable ASCII characters, no spaces.\nStored encrypted; no route ever answers it.",
+                    "type": "string",
+                    "maxLength": 256,
+                    "example": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+                }
+            }
+        },
         "resource.Label": {
             "type": "object",
             "required": [
@@ -580,6 +879,24 @@ const docTemplatedatacenter = `{
                 "value": {
                     "type": "string",
                     "example": "amd64"
+                }
+            }
+        },
+        "resource.Ref": {
+            "type": "object",
+            "required": [
+                "id"
+            ],
+            "properties": {
+                "id": {
+                    "description": "ID is the resource's id in the owning peer's catalog.",
+                    "type": "string",
+                    "example": "3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"
+                },
+                "peer": {
+                    "description": "Peer is the id of the owning peer (its OC_PEER_ID). A service\nreceiving \"\" stores this peer's own id instead.",
+                    "type": "string",
+                    "example": "local"
                 }
             }
         },
@@ -616,7 +933,7 @@ var SwaggerInfodatacenter = &swag.Spec{
 	BasePath:         "/datacenter",
 	Schemes:          []string{},
 	Title:            "OpenCloud datacenter API",
-	Description:      "This peer's Kubernetes side: each execution's namespace, service account and RBAC for Argo, removed after a retention period once the execution has ended; the cluster's nodes, published in the catalog as compute resources. Every route needs a bearer token from oc-auth, and the routes that write need the admin role. Without a kubeconfig (OC_KUBECONFIG) the service runs, /datacenter/readyz says so, and the routes needing the cluster answer 503 no_cluster. Errors are {\"error\": {\"code\", \"message\", \"details\"}}.",
+	Description:      "This peer's Kubernetes side: each execution's namespace, service account, RBAC for Argo and S3 credentials Secrets, removed after a retention period once the execution has ended; the S3 credentials of this peer's storages, kept encrypted (OC_DATACENTER_CREDENTIALS_KEY); the cluster's nodes, published in the catalog as compute resources. Every route needs a bearer token from oc-auth, and the routes that write need the admin role. Without a kubeconfig (OC_KUBECONFIG) the service runs, /datacenter/readyz says so, and the routes needing the cluster answer 503 no_cluster. Errors are {\"error\": {\"code\", \"message\", \"details\"}}.",
 	InfoInstanceName: "datacenter",
 	SwaggerTemplate:  docTemplatedatacenter,
 	LeftDelim:        "{{",

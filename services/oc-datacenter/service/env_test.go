@@ -54,6 +54,7 @@ type env struct {
 	execs *executions.Store
 	kube  kubernetes.Interface // nil without a cluster
 	base  service.Deps         // what the env's datacenter was built from
+	st    store.Store
 }
 
 // backends runs fn on each store backend.
@@ -66,12 +67,18 @@ func backends(t *testing.T, fn func(t *testing.T, st store.Store)) {
 	}
 }
 
+// credentialsKey is the tests' OC_DATACENTER_CREDENTIALS_KEY.
+var credentialsKey = []byte("0123456789abcdef0123456789abcdef")
+
+// noCredentialsKey builds the env's datacenter without a credentials key.
+func noCredentialsKey(d *service.Deps) { d.CredentialsKey = nil }
+
 // withCluster starts the env on the project's test cluster (the test is
 // skipped when it is not built).
-func withCluster(t testing.TB, st store.Store) *env {
+func withCluster(t testing.TB, st store.Store, opts ...func(*service.Deps)) *env {
 	t.Helper()
 	c := testenv.Cluster(t)
-	e := start(t, st, c.Kubeconfig)
+	e := start(t, st, c.Kubeconfig, opts...)
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +89,7 @@ func withCluster(t testing.TB, st store.Store) *env {
 	return e
 }
 
-func start(t testing.TB, st store.Store, kubeconfig string) *env {
+func start(t testing.TB, st store.Store, kubeconfig string, opts ...func(*service.Deps)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -96,7 +103,10 @@ func start(t testing.TB, st store.Store, kubeconfig string) *env {
 		t.Fatal(err)
 	}
 	base := service.Deps{Logger: log, Store: st, NATS: nc, Verifier: v, PeerID: peerID,
-		GatewayURL: gw.URL, Kubeconfig: kubeconfig, Cluster: clusterName, Retention: retention}
+		GatewayURL: gw.URL, Kubeconfig: kubeconfig, Cluster: clusterName, Retention: retention, CredentialsKey: credentialsKey}
+	for _, o := range opts {
+		o(&base)
+	}
 	dc, err := service.New(ctx, base)
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +116,7 @@ func start(t testing.TB, st store.Store, kubeconfig string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, ctx: ctx, iss: iss, URL: gw.URL, dc: dc, execs: execs, base: base}
+	return &env{t: t, ctx: ctx, iss: iss, URL: gw.URL, dc: dc, execs: execs, base: base, st: st}
 }
 
 // deps are the env's Deps with the non-zero fields of d over them.
@@ -123,6 +133,9 @@ func (e *env) deps(d service.Deps) service.Deps {
 	}
 	if d.SweepInterval != 0 {
 		out.SweepInterval = d.SweepInterval
+	}
+	if d.CredentialsKey != nil {
+		out.CredentialsKey = d.CredentialsKey
 	}
 	return out
 }

@@ -173,5 +173,17 @@ func (e *env) computes() []resource.Resource {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	// Computes published by one call may share a creation millisecond.
+	node := func(r resource.Resource) string {
+		for _, t := range r.Tags {
+			if strings.HasPrefix(t, "node-") {
+				return t
+			}
+		}
+		return ""
+	}
+	slices.SortStableFunc(page.Items, func(a, b resource.Resource) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(node(a), node(b)))
+	})
 	return page.Items
 }

@@ -143,9 +143,10 @@ func hasField(fields []apierror.FieldError, name string) bool {
 func TestBadConfiguration(t *testing.T) {
 	e := start(t, testenv.SQLiteStore(t), "")
 	for name, d := range map[string]service.Deps{
-		"missing kubeconfig": {Kubeconfig: "/nonexistent/kubeconfig"},
-		"bad cluster name":   {Cluster: "Not A Name"},
-		"negative retention": {Retention: -time.Hour},
+		"missing kubeconfig":    {Kubeconfig: "/nonexistent/kubeconfig"},
+		"bad cluster name":      {Cluster: "Not A Name"},
+		"negative retention":    {Retention: -time.Hour},
+		"short credentials key": {CredentialsKey: []byte("too short")},
 	} {
 		if _, err := service.New(context.Background(), e.deps(d)); err == nil {
 			t.Errorf("%s: New accepted it", name)

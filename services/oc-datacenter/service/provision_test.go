@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/opencloud/opencloud/libs/execution"
+	"github.com/opencloud/opencloud/libs/resource"
 	"github.com/opencloud/opencloud/libs/store"
 	"github.com/opencloud/opencloud/libs/testenv"
 
@@ -113,8 +114,8 @@ func TestPrepare(t *testing.T) {
 }
 
 // checkObjects asserts the namespace, service account, Role and binding of
-// execution id are as specified.
-func (e *env) checkObjects(id, wf string) {
+// execution id are as specified, the Role granting its S3 Secrets.
+func (e *env) checkObjects(id, wf string, secrets ...string) {
 	e.t.Helper()
 	ctx := context.Background()
 	ns := execution.Namespace(id)
@@ -140,7 +141,7 @@ func (e *env) checkObjects(id, wf string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if !provision.RulesEqual(role.Rules, provision.ExecutorRules()) {
+	if !provision.RulesEqual(role.Rules, provision.ExecutorRules(secrets...)) {
 		e.t.Errorf("role rules %+v", role.Rules)
 	}
 	rb, err := e.kube.RbacV1().RoleBindings(ns).Get(ctx, provision.RoleName, metav1.GetOptions{})
@@ -159,45 +160,65 @@ func (e *env) checkObjects(id, wf string) {
 func TestExecutorPermissions(t *testing.T) {
 	e := withCluster(t, testenv.SQLiteStore(t))
 	ctx := context.Background()
+	a, b := e.storage("a"), e.storage("b")
+	e.setCredentials(a, "AK-A", "SK-A")
+	e.setCredentials(b, "AK-B", "SK-B")
+	mine, theirs := resource.Ref{Peer: peerID, ID: a.ID}, resource.Ref{Peer: peerID, ID: b.ID}
 	id, other := e.newExecution(), e.newExecution()
-	for _, x := range []string{id, other} {
-		if _, err := e.as(root).Prepare(ctx, x, uuid.NewString()); err != nil {
+	for x, st := range map[string]resource.Ref{id: mine, other: theirs} {
+		if _, err := e.as(root).PrepareWith(ctx, x, datacenter.PrepareRequest{WorkflowID: uuid.NewString(), Storages: []resource.Ref{st}}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// A Secret of the namespace that is not an artifact's credentials.
 	ns := execution.Namespace(id)
+	if _, err := e.kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "private"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mySecret := execution.S3SecretName(mine)
 	for _, tc := range []struct {
 		ns, group, resource, sub, verb string
 		allowed                        bool
+		name                           string
 	}{
-		{ns, "argoproj.io", "workflowtaskresults", "", "create", true},
-		{ns, "argoproj.io", "workflowtaskresults", "", "patch", true},
-		{ns, "", "pods", "", "get", true},
-		{ns, "", "pods", "", "watch", true},
-		{ns, "", "pods", "", "patch", true},
-		{ns, "", "pods", "log", "get", true},
+		// The artifacts' credentials, by name only.
+		{ns, "", "secrets", "", "get", true, mySecret},
+		{ns, "", "secrets", "", "get", false, "private"},
+		{ns, "", "secrets", "", "get", false, execution.S3SecretName(theirs)},
+		{ns, "", "secrets", "", "list", false, ""},
+		{ns, "", "secrets", "", "watch", false, mySecret},
+		{ns, "", "secrets", "", "update", false, mySecret},
+		{execution.Namespace(other), "", "secrets", "", "get", false, mySecret},
+		{execution.Namespace(other), "", "secrets", "", "get", false, execution.S3SecretName(theirs)},
+		{ns, "argoproj.io", "workflowtaskresults", "", "create", true, ""},
+		{ns, "argoproj.io", "workflowtaskresults", "", "patch", true, ""},
+		{ns, "", "pods", "", "get", true, ""},
+		{ns, "", "pods", "", "watch", true, ""},
+		{ns, "", "pods", "", "patch", true, ""},
+		{ns, "", "pods", "log", "get", true, ""},
 		// Least privilege: no more than that.
-		{ns, "", "pods", "", "delete", false},
-		{ns, "", "pods", "", "create", false},
-		{ns, "", "secrets", "", "get", false},
-		{ns, "argoproj.io", "workflows", "", "create", false},
-		{ns, "argoproj.io", "workflowtaskresults", "", "delete", false},
+		{ns, "", "pods", "", "delete", false, ""},
+		{ns, "", "pods", "", "create", false, ""},
+		{ns, "", "secrets", "", "get", false, ""},
+		{ns, "", "configmaps", "", "get", false, ""},
+		{ns, "argoproj.io", "workflows", "", "create", false, ""},
+		{ns, "argoproj.io", "workflowtaskresults", "", "delete", false, ""},
 		// Nothing in another execution's namespace.
-		{execution.Namespace(other), "", "pods", "", "get", false},
-		{execution.Namespace(other), "argoproj.io", "workflowtaskresults", "", "create", false},
+		{execution.Namespace(other), "", "pods", "", "get", false, ""},
+		{execution.Namespace(other), "argoproj.io", "workflowtaskresults", "", "create", false, ""},
 	} {
 		sar := &authv1.SubjectAccessReview{Spec: authv1.SubjectAccessReviewSpec{
 			User:   "system:serviceaccount:" + ns + ":" + execution.ServiceAccount,
 			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
 			ResourceAttributes: &authv1.ResourceAttributes{Namespace: tc.ns, Group: tc.group, Resource: tc.resource,
-				Subresource: tc.sub, Verb: tc.verb},
+				Subresource: tc.sub, Verb: tc.verb, Name: tc.name},
 		}}
 		got, err := e.kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.Status.Allowed != tc.allowed {
-			t.Errorf("%s %s/%s/%s in %s: allowed %v, want %v (%s)", tc.verb, tc.group, tc.resource, tc.sub, tc.ns,
+			t.Errorf("%s %s/%s/%s %q in %s: allowed %v, want %v (%s)", tc.verb, tc.group, tc.resource, tc.sub, tc.name, tc.ns,
 				got.Status.Allowed, tc.allowed, got.Status.Reason)
 		}
 	}

@@ -3,7 +3,7 @@
 //
 //	@title						OpenCloud datacenter API
 //	@version					1.0
-//	@description				This peer's Kubernetes side: each execution's namespace, service account and RBAC for Argo, removed after a retention period once the execution has ended; the cluster's nodes, published in the catalog as compute resources. Every route needs a bearer token from oc-auth, and the routes that write need the admin role. Without a kubeconfig (OC_KUBECONFIG) the service runs, /datacenter/readyz says so, and the routes needing the cluster answer 503 no_cluster. Errors are {"error": {"code", "message", "details"}}.
+//	@description				This peer's Kubernetes side: each execution's namespace, service account, RBAC for Argo and S3 credentials Secrets, removed after a retention period once the execution has ended; the S3 credentials of this peer's storages, kept encrypted (OC_DATACENTER_CREDENTIALS_KEY); the cluster's nodes, published in the catalog as compute resources. Every route needs a bearer token from oc-auth, and the routes that write need the admin role. Without a kubeconfig (OC_KUBECONFIG) the service runs, /datacenter/readyz says so, and the routes needing the cluster answer 503 no_cluster. Errors are {"error": {"code", "message", "details"}}.
 //	@BasePath					/datacenter
 //	@securityDefinitions.apikey	BearerAuth
 //	@in							header
@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/opencloud/opencloud/libs/apiclient"
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/broker"
 	"github.com/opencloud/opencloud/libs/resource"
@@ -36,9 +37,11 @@ import (
 	"github.com/opencloud/opencloud/services/oc-datacenter/datacenter"
 	// Registers the "datacenter" Swagger instance served at /datacenter/swagger/.
 	_ "github.com/opencloud/opencloud/services/oc-datacenter/docs"
+	"github.com/opencloud/opencloud/services/oc-datacenter/internal/credentials"
 	"github.com/opencloud/opencloud/services/oc-datacenter/internal/httpapi"
 	"github.com/opencloud/opencloud/services/oc-datacenter/internal/inventory"
 	"github.com/opencloud/opencloud/services/oc-datacenter/internal/provision"
+	dcstore "github.com/opencloud/opencloud/services/oc-datacenter/internal/store"
 )
 
 // Defaults for what Deps leaves empty.
@@ -74,6 +77,11 @@ type Deps struct {
 	Retention time.Duration
 	// SweepInterval is how often Run sweeps; 0: DefaultSweepInterval.
 	SweepInterval time.Duration
+
+	// CredentialsKey (32 bytes) seals the S3 credentials of this peer's
+	// storages in the store; nil: the service keeps none, and the
+	// credentials routes and a prepare naming storages answer 503.
+	CredentialsKey []byte
 }
 
 // Service is oc-datacenter; it implements server.Component.
@@ -131,10 +139,25 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if d.SweepInterval <= 0 {
 		d.SweepInterval = DefaultSweepInterval
 	}
+	if d.CredentialsKey != nil && len(d.CredentialsKey) != credentials.KeySize {
+		return nil, fmt.Errorf("datacenter: the credentials key has %d bytes, want %d (OC_DATACENTER_CREDENTIALS_KEY: base64 of 32 random bytes)", len(d.CredentialsKey), credentials.KeySize)
+	}
 	log := d.Logger.With("service", "datacenter")
 	execs, err := executions.Open(ctx, d.Store)
 	if err != nil {
 		return nil, fmt.Errorf("datacenter: %w", err)
+	}
+	var keeper *credentials.Keeper
+	if d.CredentialsKey != nil {
+		repo, err := dcstore.OpenCredentials(ctx, d.Store)
+		if err != nil {
+			return nil, fmt.Errorf("datacenter: %w", err)
+		}
+		if keeper, err = credentials.NewKeeper(repo, d.CredentialsKey); err != nil {
+			return nil, fmt.Errorf("datacenter: %w (OC_DATACENTER_CREDENTIALS_KEY)", err)
+		}
+	} else {
+		log.Warn("no credentials key: set OC_DATACENTER_CREDENTIALS_KEY; executions using storages cannot be prepared until then")
 	}
 	s := &Service{execs: execs, every: d.SweepInterval, log: log}
 
@@ -168,10 +191,11 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 			{Name: "kubernetes", Check: kubeCheck},
 		},
 	})
-	catalog := func(p authn.Principal) inventory.Catalog {
+	catalog := func(p authn.Principal) httpapi.Catalog {
 		return catalogAdapter{c: catalogclient.New(d.GatewayURL, catalogclient.StaticToken(p.Token), d.HTTPClient)}
 	}
-	httpapi.Register(api, cluster, d.Cluster, catalog)
+	httpapi.Register(api, httpapi.Options{Cluster: cluster, ClusterName: d.Cluster, PeerID: d.PeerID,
+		Catalog: catalog, Credentials: keeper})
 	s.handler = engine
 	return s, nil
 }
@@ -251,8 +275,8 @@ type kubeCluster struct {
 	prov *provision.Provisioner
 }
 
-func (k kubeCluster) Prepare(ctx context.Context, executionID, workflowID string) (datacenter.Prepared, error) {
-	return k.prov.Prepare(ctx, executionID, workflowID)
+func (k kubeCluster) Prepare(ctx context.Context, executionID, workflowID string, secrets []provision.S3Secret) (datacenter.Prepared, error) {
+	return k.prov.Prepare(ctx, executionID, workflowID, secrets)
 }
 
 func (k kubeCluster) Release(ctx context.Context, executionID string) error {
@@ -267,8 +291,16 @@ func (k kubeCluster) Nodes(ctx context.Context) ([]datacenter.Node, error) {
 	return nodes, nil
 }
 
-// catalogAdapter is inventory.Catalog on oc-catalog's client.
+// catalogAdapter is httpapi.Catalog on oc-catalog's client.
 type catalogAdapter struct{ c *catalogclient.Client }
+
+func (a catalogAdapter) Get(ctx context.Context, id string) (resource.Resource, error) {
+	r, err := a.c.Get(ctx, id)
+	if apiclient.Status(err) == http.StatusNotFound {
+		return r, fmt.Errorf("resource %s: %w", id, credentials.ErrUnknownStorage)
+	}
+	return r, err
+}
 
 func (a catalogAdapter) Computes(ctx context.Context, tags []string) ([]resource.Resource, error) {
 	var out []resource.Resource

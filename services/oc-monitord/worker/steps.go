@@ -16,10 +16,8 @@ import (
 )
 
 // StepPending is the state of a step whose pod is created but not running
-// yet. The execution states have no such state: a step goes pending →
-// running → succeeded | failed (cancelled when the execution is cancelled
-// before the step ended).
-const StepPending execution.State = "pending"
+// yet (see execution.StepPending).
+const StepPending = execution.StepPending
 
 // plan knows, for one execution and its Workflow, which graph node each
 // Argo template runs and what each step asked for and where.

@@ -876,7 +876,8 @@ const docTemplatescheduler = `{
                 "succeeded",
                 "failed",
                 "cancelled",
-                "missed"
+                "missed",
+                "pending"
             ],
             "x-enum-varnames": [
                 "Scheduled",
@@ -885,7 +886,8 @@ const docTemplatescheduler = `{
                 "Succeeded",
                 "Failed",
                 "Cancelled",
-                "Missed"
+                "Missed",
+                "StepPending"
             ]
         },
         "execution.Step": {
@@ -921,7 +923,19 @@ const docTemplatescheduler = `{
                     "type": "string"
                 },
                 "state": {
-                    "$ref": "#/definitions/execution.State"
+                    "enum": [
+                        "scheduled",
+                        "pending",
+                        "running",
+                        "succeeded",
+                        "failed",
+                        "cancelled"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/execution.State"
+                        }
+                    ]
                 }
             }
         },

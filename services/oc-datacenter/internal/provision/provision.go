@@ -1,6 +1,7 @@
 // Package provision makes and removes what an execution needs in this
 // peer's cluster: its namespace, the service account Argo runs its pods
-// as, and the Role and RoleBinding Argo's executor needs. Every object is
+// as, the Role and RoleBinding Argo's executor needs, and a Secret of S3
+// credentials per storage the execution uses. Every object is
 // created idempotently: on a second call, what drifted from the expected
 // spec is put back.
 package provision
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/opencloud/opencloud/libs/execution"
+	"github.com/opencloud/opencloud/libs/resource"
 
 	"github.com/opencloud/opencloud/services/oc-datacenter/datacenter"
 )
@@ -70,15 +72,42 @@ func New(cs kubernetes.Interface, retention time.Duration) *Provisioner {
 }
 
 // ExecutorRules are what Argo v3.6's executor does with the execution's
-// service account: report step outputs as WorkflowTaskResults, and read,
-// watch and annotate its own pod and its logs.
-func ExecutorRules() []rbacv1.PolicyRule {
-	return []rbacv1.PolicyRule{
+// service account: report step outputs as WorkflowTaskResults, read,
+// watch and annotate its own pod and its logs, and read the artifacts'
+// credentials Secrets, secretNames (only those: the rule names them).
+func ExecutorRules(secretNames ...string) []rbacv1.PolicyRule {
+	rules := []rbacv1.PolicyRule{
 		{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtaskresults"}, Verbs: []string{"create", "patch"}},
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "watch", "patch"}},
 		{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
 	}
+	if len(secretNames) > 0 {
+		// Without resourceNames the rule would open every Secret of the namespace.
+		names := slices.Sorted(slices.Values(secretNames))
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"},
+			Verbs: []string{"get"}, ResourceNames: slices.Compact(names)})
+	}
+	return rules
 }
+
+// S3Secret is the S3 credentials of one storage, to be put in the
+// execution's namespace as the Secret execution.S3SecretName(Storage).
+type S3Secret struct {
+	Storage   resource.Ref // the peer normalised: the name is derived from it
+	AccessKey string
+	SecretKey string
+}
+
+// Name is the Secret's name, the one oc-monitord's Workflow refers to.
+func (s S3Secret) Name() string { return execution.S3SecretName(s.Storage) }
+
+func (s S3Secret) data() map[string][]byte {
+	return map[string][]byte{execution.S3AccessKey: []byte(s.AccessKey), execution.S3SecretKey: []byte(s.SecretKey)}
+}
+
+// AnnotationStorage, on an S3 Secret, names the storage ("peer/id") whose
+// credentials it holds: its name is a hash.
+const AnnotationStorage = "opencloud.io/storage"
 
 // ValidateIDs checks that an execution id makes a valid namespace name and
 // label value, and a workflow id a valid label value (workflowID "" is not
@@ -140,10 +169,10 @@ func withLabels(have, want map[string]string) (map[string]string, bool) {
 	return out, changed
 }
 
-// Prepare makes sure the execution's namespace, service account, Role and
-// RoleBinding exist as expected, creating or putting back what is missing
-// or changed.
-func (p *Provisioner) Prepare(ctx context.Context, executionID, workflowID string) (datacenter.Prepared, error) {
+// Prepare makes sure the execution's namespace, service account, Role,
+// RoleBinding and S3 Secrets exist as expected, creating or putting back
+// what is missing or changed.
+func (p *Provisioner) Prepare(ctx context.Context, executionID, workflowID string, secrets []S3Secret) (datacenter.Prepared, error) {
 	out := datacenter.Prepared{ExecutionID: executionID, WorkflowID: workflowID,
 		Namespace: execution.Namespace(executionID), ServiceAccount: execution.ServiceAccount,
 		Role: RoleName, RoleBinding: RoleName}
@@ -151,15 +180,28 @@ func (p *Provisioner) Prepare(ctx context.Context, executionID, workflowID strin
 		return out, err
 	}
 	ns, lbl := out.Namespace, labels(executionID, workflowID)
-	steps := []struct {
+	names := make([]string, len(secrets))
+	for i, s := range secrets {
+		names[i] = s.Name()
+	}
+	rules := ExecutorRules(names...)
+	type step struct {
 		kind string
 		name string
 		do   func(context.Context, string, map[string]string) (datacenter.Action, error)
-	}{
+	}
+	steps := []step{
 		{"Namespace", ns, p.namespace},
 		{"ServiceAccount", execution.ServiceAccount, p.serviceAccount},
-		{"Role", RoleName, p.role},
+		{"Role", RoleName, func(ctx context.Context, ns string, lbl map[string]string) (datacenter.Action, error) {
+			return p.role(ctx, ns, lbl, rules)
+		}},
 		{"RoleBinding", RoleName, p.roleBinding},
+	}
+	for _, s := range secrets {
+		steps = append(steps, step{"Secret", s.Name(), func(ctx context.Context, ns string, lbl map[string]string) (datacenter.Action, error) {
+			return p.secret(ctx, ns, lbl, s)
+		}})
 	}
 	for _, s := range steps {
 		act, err := s.do(ctx, ns, lbl)
@@ -256,9 +298,9 @@ func (p *Provisioner) serviceAccount(ctx context.Context, ns string, lbl map[str
 	return act, nil
 }
 
-func (p *Provisioner) role(ctx context.Context, ns string, lbl map[string]string) (datacenter.Action, error) {
+func (p *Provisioner) role(ctx context.Context, ns string, lbl map[string]string, rules []rbacv1.PolicyRule) (datacenter.Action, error) {
 	api := p.cs.RbacV1().Roles(ns)
-	want := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: RoleName, Namespace: ns, Labels: lbl}, Rules: ExecutorRules()}
+	want := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: RoleName, Namespace: ns, Labels: lbl}, Rules: rules}
 	if _, err := api.Create(ctx, want, metav1.CreateOptions{}); err == nil {
 		return datacenter.Created, nil
 	} else if !apierrors.IsAlreadyExists(err) {
@@ -328,6 +370,59 @@ func (p *Provisioner) roleBinding(ctx context.Context, ns string, lbl map[string
 		return "", clusterErr("update role binding", err)
 	}
 	return act, nil
+}
+
+func (p *Provisioner) secret(ctx context.Context, ns string, lbl map[string]string, s S3Secret) (datacenter.Action, error) {
+	api := p.cs.CoreV1().Secrets(ns)
+	name := s.Name()
+	want := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: lbl,
+			Annotations: map[string]string{AnnotationStorage: s.Storage.String()}},
+		Type: corev1.SecretTypeOpaque,
+		Data: s.data(),
+	}
+	// Errors name the Secret, never its data.
+	if _, err := api.Create(ctx, want, metav1.CreateOptions{}); err == nil {
+		return datacenter.Created, nil
+	} else if !apierrors.IsAlreadyExists(err) {
+		return "", clusterErr("create secret "+name, err)
+	}
+	act := datacenter.Unchanged
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := api.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if cur.Type != want.Type {
+			// A Secret's type cannot be changed: replace it.
+			if err := api.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cur.UID}}); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+			act = datacenter.Updated
+			_, err := api.Create(ctx, want, metav1.CreateOptions{})
+			if apierrors.IsAlreadyExists(err) {
+				return apierrors.NewConflict(corev1.Resource("secrets"), name, err)
+			}
+			return err
+		}
+		merged, changed := withLabels(cur.Labels, lbl)
+		annotations, annChanged := withLabels(cur.Annotations, want.Annotations)
+		if !changed && !annChanged && sameData(cur.Data, want.Data) {
+			return nil
+		}
+		cur.Labels, cur.Annotations, cur.Data, cur.StringData = merged, annotations, want.Data, nil
+		_, err = api.Update(ctx, cur, metav1.UpdateOptions{})
+		act = datacenter.Updated
+		return err
+	})
+	if err != nil {
+		return "", clusterErr("update secret "+name, err)
+	}
+	return act, nil
+}
+
+func sameData(a, b map[string][]byte) bool {
+	return maps.EqualFunc(a, b, func(x, y []byte) bool { return string(x) == string(y) })
 }
 
 // RulesEqual compares two rule lists as sets of (group, resource, verb)

@@ -7,9 +7,40 @@ import (
 
 	"github.com/opencloud/opencloud/libs/apierror"
 	"github.com/opencloud/opencloud/libs/execution"
+	"github.com/opencloud/opencloud/libs/resource"
+	"github.com/opencloud/opencloud/libs/workflow"
 
 	dcclient "github.com/opencloud/opencloud/services/oc-datacenter/client"
+	"github.com/opencloud/opencloud/services/oc-datacenter/datacenter"
 )
+
+// storages are the storages the execution's processings read or write:
+// each needs its S3 credentials Secret.
+func storages(e execution.Execution) []resource.Ref {
+	kinds := make(map[string]resource.Kind, len(e.Graph.Nodes))
+	refs := make(map[string]resource.Ref, len(e.Graph.Nodes))
+	for _, n := range e.Graph.Nodes {
+		kinds[n.ID], refs[n.ID] = n.Kind, n.Resource
+	}
+	var out []resource.Ref
+	seen := map[resource.Ref]bool{}
+	for _, l := range e.Graph.Links {
+		var node string
+		switch l.Kind {
+		case workflow.LinkStorageRead:
+			node = l.From
+		case workflow.LinkStorageWrite:
+			node = l.To
+		default:
+			continue
+		}
+		if r := refs[node]; kinds[node] == resource.KindStorage && !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 // Datacenter prepares executions through oc-datacenter's REST API, with
 // the services' own identity (an admin client).
@@ -19,7 +50,7 @@ type Datacenter struct{ Client *dcclient.Client }
 // account and RBAC. Every failure is a *Waiting: the execution waits, with
 // the reason, for the datacenter to be able to prepare it.
 func (p Datacenter) Prepare(ctx context.Context, e execution.Execution) error {
-	_, err := p.Client.Prepare(ctx, e.ID, e.WorkflowID)
+	_, err := p.Client.PrepareWith(ctx, e.ID, datacenter.PrepareRequest{WorkflowID: e.WorkflowID, Storages: storages(e)})
 	if err == nil {
 		return nil
 	}
@@ -30,7 +61,7 @@ func (p Datacenter) Prepare(ctx context.Context, e execution.Execution) error {
 	case errors.As(err, &ae) && (ae.Status == 401 || ae.Status == 403):
 		return &Waiting{Reason: fmt.Sprintf("oc-datacenter refused oc-schedulerd's identity (%s): check OC_SERVICE_CLIENT_ID and OC_SERVICE_CLIENT_SECRET", ae.Message)}
 	case errors.As(err, &ae):
-		return &Waiting{Reason: fmt.Sprintf("oc-datacenter could not prepare it: %s", ae.Message)}
+		return &Waiting{Reason: fmt.Sprintf("oc-datacenter could not prepare it (%s): %s", ae.Code, ae.Message)}
 	default:
 		return &Waiting{Reason: fmt.Sprintf("oc-datacenter is unreachable: %v", err)}
 	}
