@@ -230,13 +230,17 @@ func main() {
 	fail := func(format string, a ...any) { fmt.Printf("  FAIL "+format+"\n", a...); os.Exit(1) }
 
 	compose := filepath.Join(dep, "docker-compose.yml")
-	if err := loadCompose(compose, []string{"OC_ADMIN_PASSWORD=check-password-123"}); err != nil {
+	secret := "OC_SERVICE_CLIENT_SECRET=check-service-secret-0123456789"
+	if err := loadCompose(compose, []string{"OC_ADMIN_PASSWORD=check-password-123", secret}); err != nil {
 		fail("docker-compose.yml: %v", err)
 	}
-	if err := loadCompose(compose, nil); err == nil || !strings.Contains(err.Error(), "set OC_ADMIN_PASSWORD") {
+	if err := loadCompose(compose, []string{secret}); err == nil || !strings.Contains(err.Error(), "set OC_ADMIN_PASSWORD") {
 		fail("docker-compose.yml without OC_ADMIN_PASSWORD: %v", err)
 	}
-	fmt.Println("  docker-compose.yml loads (schema, interpolation, merge keys); without OC_ADMIN_PASSWORD it stops with the message")
+	if err := loadCompose(compose, []string{"OC_ADMIN_PASSWORD=check-password-123"}); err == nil || !strings.Contains(err.Error(), "set OC_SERVICE_CLIENT_SECRET") {
+		fail("docker-compose.yml without OC_SERVICE_CLIENT_SECRET: %v", err)
+	}
+	fmt.Println("  docker-compose.yml loads (schema, interpolation, merge keys); without OC_ADMIN_PASSWORD or OC_SERVICE_CLIENT_SECRET it stops with the message")
 
 	f, err := os.Open(filepath.Join(dep, "Dockerfile"))
 	if err != nil {

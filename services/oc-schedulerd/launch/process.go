@@ -43,11 +43,12 @@ func Process(o ProcessOptions) (Launcher, error) {
 	if o.Path == "" {
 		return nil, errors.New("process launcher: the oc-monitord binary is not set (OC_SCHEDULERD_MONITORD_PATH)")
 	}
-	path, err := exec.LookPath(o.Path)
-	if err != nil {
-		return nil, fmt.Errorf("process launcher: OC_SCHEDULERD_MONITORD_PATH=%s: %w", o.Path, err)
+	// A binary not found now is not a reason to stop: each launch looks
+	// for it again, and an execution that cannot be launched waits with
+	// the reason (it may be installed later).
+	if path, err := exec.LookPath(o.Path); err == nil {
+		o.Path = path
 	}
-	o.Path = path
 	if o.Output == nil {
 		o.Output = os.Stderr
 	}
@@ -76,7 +77,7 @@ func (p *process) Launch(ctx context.Context, id, worker string) (*Run, error) {
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = p.o.StopGrace
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s run %s: %w", p.o.Path, id, err)
+		return nil, fmt.Errorf("start %s run %s (OC_SCHEDULERD_MONITORD_PATH): %w", p.o.Path, id, err)
 	}
 	r := NewRun()
 	r.pid = cmd.Process.Pid
