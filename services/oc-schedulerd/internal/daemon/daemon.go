@@ -14,9 +14,11 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -189,6 +191,7 @@ func (dm *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	dm.log.Info("schedulerd started", "concurrency", dm.cfg.Concurrency, "lead", dm.cfg.Lead, "scan", dm.cfg.Scan)
+	dm.adopt(ctx)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -206,6 +209,71 @@ func (dm *Daemon) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 	}
+}
+
+// adopt counts, after a restart, the workers this daemon launched before
+// that still hold their leases (Jobs, detached processes): they follow
+// their executions without it, but take their places in the concurrency
+// limit until they end.
+func (dm *Daemon) adopt(ctx context.Context) {
+	mine := dm.cfg.Name + "/"
+	now := dm.d.Now()
+	for offset := 0; ; offset += 500 {
+		page, _, err := dm.d.Executions.Find(ctx, executions.Query{States: []execution.State{execution.Starting, execution.Running},
+			Sort: []executions.Sort{{Field: executions.SortStart}}, Limit: 500, Offset: offset})
+		if err != nil {
+			if ctx.Err() == nil {
+				dm.log.Warn("could not look for this daemon's running workers", "err", err)
+			}
+			return
+		}
+		for _, e := range page {
+			if !strings.HasPrefix(e.Worker, mine) || e.WorkerUntil == nil || e.WorkerUntil.Before(now) {
+				continue
+			}
+			w := &worker{id: e.ID, name: e.Worker, since: now, run: dm.watch(ctx, e.ID, e.Worker)}
+			dm.mu.Lock()
+			dm.active[e.ID] = w
+			dm.mu.Unlock()
+			dm.awaits.Add(1)
+			go func() {
+				defer dm.awaits.Done()
+				dm.await(ctx, w)
+			}()
+			dm.log.Info("adopted a worker launched before a restart", "execution", e.ID, "worker", e.Worker)
+		}
+		if len(page) < 500 {
+			return
+		}
+	}
+}
+
+// watch is the run of a worker launched before a restart: it ends when
+// the execution has, or the worker no longer holds it (its lease ran out
+// or was taken), read every Scan; when ctx ends, it ends detached.
+func (dm *Daemon) watch(ctx context.Context, id, name string) *launch.Run {
+	return launch.Go(func() error {
+		tick := time.NewTicker(dm.cfg.Scan)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return launch.ErrDetached
+			case <-tick.C:
+			}
+			e, err := dm.d.Executions.Get(ctx, id)
+			switch {
+			case ctx.Err() != nil:
+				return launch.ErrDetached
+			case err != nil:
+				dm.log.Warn("could not read an adopted worker's execution", "execution", id, "err", err)
+			case e.State.Terminal():
+				return nil
+			case e.Worker != name || e.WorkerUntil == nil || e.WorkerUntil.Before(dm.d.Now()):
+				return fmt.Errorf("worker %s no longer holds execution %s", name, id)
+			}
+		}
+	})
 }
 
 // drain waits for the workers that end with the daemon's context, and for

@@ -43,6 +43,8 @@ type fakeWorkers struct {
 	launches map[string][]string
 	release  map[string]chan error // per execution: the worker ends with the value sent
 	failNext error
+	// detached workers go on when the daemon stops (as Jobs do).
+	detached bool
 }
 
 func newFake(execs *executions.Store) *fakeWorkers {
@@ -64,27 +66,44 @@ func (f *fakeWorkers) Launch(ctx context.Context, id, worker string) (*launch.Ru
 		ch = make(chan error, 1)
 		f.release[id] = ch
 	}
+	detached := f.detached
 	f.mu.Unlock()
-	return launch.Go(func() error {
-		if _, err := f.execs.Acquire(ctx, id, worker, time.Now().Add(time.Minute), time.Now()); err != nil {
-			return err
-		}
-		_, err := f.execs.Transition(ctx, id, []execution.State{execution.Starting}, execution.Running, nil)
-		if err != nil && !errors.Is(err, executions.ErrStateChanged) {
-			return err
-		}
+	if !detached {
+		return launch.Go(func() error { return f.work(ctx, id, worker, ch) }), nil
+	}
+	// As a Job: the worker goes on, its run ends detached with the daemon.
+	r := launch.NewRun()
+	go func() { r.End(f.work(context.WithoutCancel(ctx), id, worker, ch)) }()
+	go func() {
 		select {
 		case <-ctx.Done():
-			_ = f.execs.Release(context.WithoutCancel(ctx), id, worker)
-			return ctx.Err()
-		case err := <-ch:
-			if err != nil {
-				return err // a crash: the execution stays running
-			}
+			r.End(launch.ErrDetached)
+		case <-r.Done():
 		}
-		_, err = f.execs.Transition(ctx, id, []execution.State{execution.Running}, execution.Succeeded, nil)
+	}()
+	return r, nil
+}
+
+// work is a fake worker's life.
+func (f *fakeWorkers) work(ctx context.Context, id, worker string, ch chan error) error {
+	if _, err := f.execs.Acquire(ctx, id, worker, time.Now().Add(time.Minute), time.Now()); err != nil {
 		return err
-	}), nil
+	}
+	_, err := f.execs.Transition(ctx, id, []execution.State{execution.Starting}, execution.Running, nil)
+	if err != nil && !errors.Is(err, executions.ErrStateChanged) {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		_ = f.execs.Release(context.WithoutCancel(ctx), id, worker)
+		return ctx.Err()
+	case err := <-ch:
+		if err != nil {
+			return err // a crash: the execution stays running
+		}
+	}
+	_, err = f.execs.Transition(ctx, id, []execution.State{execution.Running}, execution.Succeeded, nil)
+	return err
 }
 
 // finish lets the worker of id end its execution (err nil) or crash.
@@ -398,6 +417,42 @@ func TestTakesOverALapsedLease(t *testing.T) {
 		}
 		if x, _ := e.execs.Get(e.ctx, ids[0]); x.Attempts != 2 || x.Worker[:2] != "c/" {
 			t.Fatalf("attempts %d, worker %q", x.Attempts, x.Worker)
+		}
+	})
+}
+
+// TestAdoptsItsWorkersAfterARestart: workers that outlived their daemon
+// (Jobs) still count against the restarted daemon's concurrency limit, and
+// free their places when they end; none is launched again.
+func TestAdoptsItsWorkersAfterARestart(t *testing.T) {
+	backends(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st, true)
+		ids := e.book(2, time.Now())
+		f := newFake(e.execs)
+		f.detached = true
+		cfg := daemon.Config{Name: "a", Concurrency: 2, Scan: 100 * time.Millisecond}
+		_, stop := e.daemon(cfg, f, &prepared{}, true)
+		e.until("2 running", 10*time.Second, func() bool { return e.states(ids)[execution.Running] == 2 })
+		stop()
+		later := e.book(1, time.Now())
+		dm, _ := e.daemon(cfg, f, &prepared{}, true)
+		time.Sleep(600 * time.Millisecond)
+		if x, _ := e.execs.Get(e.ctx, later[0]); x.State != execution.Scheduled {
+			t.Fatalf("launched beyond the limit after the restart: %s", x.State)
+		}
+		if w := dm.Workers(); len(w) != 2 {
+			t.Fatalf("%d workers adopted, want 2", len(w))
+		}
+		f.finish(ids[0], nil)
+		e.until("the later one running", 10*time.Second, func() bool { return e.states(later)[execution.Running] == 1 })
+		f.finish(ids[1], nil)
+		f.finish(later[0], nil)
+		all := append(ids, later...)
+		e.until("all succeeded", 10*time.Second, func() bool { return e.states(all)[execution.Succeeded] == 3 })
+		for _, id := range all {
+			if n := f.count(id); n != 1 {
+				t.Errorf("%s launched %d times", id, n)
+			}
 		}
 	})
 }
