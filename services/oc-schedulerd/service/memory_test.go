@@ -39,7 +39,7 @@ func BenchmarkWorkerMemory(b *testing.B) {
 	const n = 20
 	for range b.N {
 		r := newRig(b)
-		procPer := r.measure(b, n, "process")
+		procPer := r.measureProcess(b, n)
 		rssPer, heapPer := r.measureInProcess(b, n)
 		b.ReportMetric(procPer, "B-rss/exec-process")
 		b.ReportMetric(rssPer, "B-rss/exec-inprocess")
@@ -91,7 +91,7 @@ func (r *rig) steady(tb testing.TB, l launch.Launcher, n int) (ids []string, sto
 }
 
 // measure is the process launcher's RSS per execution.
-func (r *rig) measure(tb testing.TB, n int, _ string) float64 {
+func (r *rig) measureProcess(tb testing.TB, n int) float64 {
 	tb.Helper()
 	l, err := launch.Process(launch.ProcessOptions{Path: r.bin, Env: r.env, Output: r.logFile})
 	if err != nil {

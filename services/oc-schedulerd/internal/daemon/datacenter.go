@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/opencloud/opencloud/libs/apiclient"
 	"github.com/opencloud/opencloud/libs/apierror"
 	"github.com/opencloud/opencloud/libs/execution"
 	"github.com/opencloud/opencloud/libs/resource"
@@ -54,8 +55,16 @@ func (p Datacenter) Prepare(ctx context.Context, e execution.Execution) error {
 	if err == nil {
 		return nil
 	}
+	return waiting(err)
+}
+
+// waiting turns a failed preparation into the reason the execution waits.
+func waiting(err error) *Waiting {
 	var ae *apierror.Error
+	var te *apiclient.TokenError
 	switch {
+	case errors.As(err, &te):
+		return &Waiting{Reason: fmt.Sprintf("oc-schedulerd could not get its own token from oc-auth (%d %s): check OC_SERVICE_CLIENT_ID and OC_SERVICE_CLIENT_SECRET", te.Status, te.Code)}
 	case errors.As(err, &ae) && ae.Code == "no_cluster":
 		return &Waiting{Reason: "no Kubernetes cluster is configured on this peer (oc-datacenter needs OC_KUBECONFIG)"}
 	case errors.As(err, &ae) && (ae.Status == 401 || ae.Status == 403):

@@ -1,8 +1,14 @@
 package daemon
 
 import (
+	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/opencloud/opencloud/libs/apiclient"
+	"github.com/opencloud/opencloud/libs/apierror"
 
 	"github.com/opencloud/opencloud/libs/execution"
 	"github.com/opencloud/opencloud/libs/resource"
@@ -33,5 +39,28 @@ func TestStorages(t *testing.T) {
 	}
 	if got := storages(execution.Execution{}); len(got) != 0 {
 		t.Fatalf("no graph: %v", got)
+	}
+}
+
+// TestWaitingReasons: what oc-datacenter or oc-auth answers becomes a
+// reason that says what to fix.
+func TestWaitingReasons(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"no cluster", &apierror.Error{Status: 503, Code: "no_cluster", Message: "x"}, "no Kubernetes cluster is configured"},
+		{"refused identity", &apierror.Error{Status: 403, Code: "forbidden", Message: "admin role needed"}, "OC_SERVICE_CLIENT_SECRET"},
+		{"no token", fmt.Errorf("apiclient: token: %w", &apiclient.TokenError{Status: 401, Code: "invalid_client"}), "could not get its own token from oc-auth (401 invalid_client)"},
+		{"refusal", &apierror.Error{Status: 409, Code: "storage_credentials_missing", Message: "set them"}, "(storage_credentials_missing): set them"},
+		{"unreachable", errors.New("dial tcp: connection refused"), "oc-datacenter is unreachable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := waiting(tc.err)
+			if !strings.Contains(got.Reason, tc.want) {
+				t.Fatalf("reason %q, want it to say %q", got.Reason, tc.want)
+			}
+		})
 	}
 }
