@@ -63,10 +63,10 @@ test: export OC_TEST_CLUSTER = required
 fuzz-short: ## run every fuzz target for FUZZTIME (seeds in testdata/fuzz)
 	@FUZZTIME=$(FUZZTIME) scripts/fuzz-short.sh $(MODULES)
 
-readme-check: ## run the README's curl session against a fresh peer
+readme-check: ## run the README's curl steps against a fresh peer
 	@scripts/readme-check.sh
 
-bench: ## the benchmarks reported in issue notes
+bench: ## idle RSS of the all-in-one peer and the reported benchmarks
 	@scripts/bench.sh
 
 deploy-check: ## check deploy/ without a Docker engine: static builds, config files, upstream parsers

@@ -27,8 +27,12 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 echo "== build context (git-visible files minus .dockerignore'd directories)"
 mkdir -p "$work/src" "$work/out"
+# A file git tracks but the working tree has deleted is not in Docker's context either.
 (cd "$root" && git ls-files -co --exclude-standard | grep -vE '^(\.git|\.cache|bin|data|deploy)/' |
-	tar -cf - -T -) | tar -xf - -C "$work/src"
+	while IFS= read -r f; do [ -e "$f" ] && printf '%s\n' "$f"; done | tar -cf - -T -) | tar -xf - -C "$work/src"
+
+# oc-auth requires the key sealing its signing keys; the others ignore it.
+keys_key=$(head -c 32 /dev/urandom | base64)
 
 targets=(cmd/opencloud)
 for d in "$root"/services/oc-*/; do targets+=("services/$(basename "$d")"); done
@@ -43,7 +47,7 @@ for t in "${targets[@]}"; do
 
 	if [ "$name" = opencloud ]; then bad=OC_LOG_FORMAT; else bad=OC_STORE; fi
 	set +e
-	msg=$(env -i "$bad=bad" "$work/out/$name" 2>&1)
+	msg=$(env -i "$bad=bad" OC_AUTH_KEYS_KEY="$keys_key" "$work/out/$name" 2>&1)
 	rc=$?
 	set -e
 	[ "$rc" -ne 0 ] && grep -q "$bad=\"bad\"" <<<"$msg" || fail "$name with $bad=bad: rc=$rc, output: $msg"
@@ -59,7 +63,7 @@ for t in "${targets[@]}"; do
 	log="$work/$name.log"
 	env -i OC_STORE=sqlite OC_SQLITE_PATH="$work/$name.db" OC_NATS_URL=nats://127.0.0.1:1 \
 		OC_HTTP_ADDR=127.0.0.1:0 OC_LOG_FORMAT=json OC_ADMIN_PASSWORD=check-password-123 \
-		"$work/out/$name" >"$log" 2>&1 &
+		OC_AUTH_KEYS_KEY="$keys_key" "$work/out/$name" >"$log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
 	addr=
@@ -101,7 +105,9 @@ public = [s for s in services if s not in ("oc-schedulerd", "oc-monitord")]
 compose = load("docker-compose.yml")
 cs = compose["services"]
 volumes = compose.get("volumes") or {}
-want_env = {"OC_STORE": "mongo", "OC_MONGO_URI": "mongodb://mongo:27017", "OC_NATS_URL": "nats://nats:4222",
+mongo_uri = ("mongodb://${MONGO_INITDB_ROOT_USERNAME:?set MONGO_INITDB_ROOT_USERNAME (see deploy/README.md)}:"
+             "${MONGO_INITDB_ROOT_PASSWORD:?set MONGO_INITDB_ROOT_PASSWORD (see deploy/README.md)}@mongo:27017/?authSource=admin")
+want_env = {"OC_STORE": "mongo", "OC_MONGO_URI": mongo_uri, "OC_NATS_URL": "nats://nats:4222",
             "OC_PUBLIC_URL": "http://localhost:8000", "OC_AUTH_INTERNAL_URL": "http://oc-auth:8080",
             "OC_LOG_FORMAT": "json"}
 for s in services:
@@ -120,6 +126,16 @@ for s in services:
     check(str(c.get("image", "")).startswith(f"opencloud/{s}:"), f"compose: {s} image {c.get('image')}")
 check(str(cs["oc-auth"]["environment"].get("OC_ADMIN_PASSWORD", "")).startswith("${OC_ADMIN_PASSWORD:?"),
       "compose: OC_ADMIN_PASSWORD must be required")
+# MongoDB runs with authentication: its root user from the environment
+# (required), and a health check that signs in with it.
+mongo_env = cs.get("mongo", {}).get("environment") or {}
+for k in ("MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD"):
+    check(str(mongo_env.get(k, "")).startswith("${" + k + ":?"), f"compose: mongo {k} must be required")
+health = " ".join(cs.get("mongo", {}).get("healthcheck", {}).get("test", []))
+for arg in ('--username "$$MONGO_INITDB_ROOT_USERNAME"', '--password "$$MONGO_INITDB_ROOT_PASSWORD"',
+            "--authenticationDatabase admin", "authenticatedUsers"):
+    check(arg in health, f"compose: the mongo health check does not sign in ({arg} missing)")
+check(not any(p for p in cs.get("mongo", {}).get("ports", [])), "compose: mongo publishes a port")
 for name, c in cs.items():
     for p in c.get("ports", []):
         check(str(p).startswith("127.0.0.1:"), f"compose: {name} publishes {p} beyond 127.0.0.1")
@@ -204,25 +220,28 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	dfparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
-func loadCompose(file string, env []string) error {
+func loadCompose(file string, env []string) (*types.Project, error) {
 	opts, err := cli.NewProjectOptions([]string{file}, cli.WithWorkingDirectory(filepath.Dir(file)),
 		cli.WithEnv(env), cli.WithName("opencloud"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = opts.LoadProject(context.Background())
-	return err
+	return opts.LoadProject(context.Background())
 }
 
 func main() {
@@ -230,17 +249,55 @@ func main() {
 	fail := func(format string, a ...any) { fmt.Printf("  FAIL "+format+"\n", a...); os.Exit(1) }
 
 	compose := filepath.Join(dep, "docker-compose.yml")
-	secret := "OC_SERVICE_CLIENT_SECRET=check-service-secret-0123456789"
-	if err := loadCompose(compose, []string{"OC_ADMIN_PASSWORD=check-password-123", secret}); err != nil {
+	// Every variable the compose file requires (${NAME:?message}), with a
+	// stand-in value; MongoDB's are fixed to check the URI built from them.
+	raw, err := os.ReadFile(compose)
+	if err != nil {
+		fail("%v", err)
+	}
+	required := map[string]string{}
+	for _, m := range regexp.MustCompile(`\$\{([A-Z0-9_]+):\?`).FindAllStringSubmatch(string(raw), -1) {
+		required[m[1]] = "check-value-0123456789abcdef0123456789"
+	}
+	required["MONGO_INITDB_ROOT_USERNAME"] = "checkroot"
+	required["MONGO_INITDB_ROOT_PASSWORD"] = "0123456789abcdef0123456789abcdef"
+	envWithout := func(skip string) []string {
+		var env []string
+		for k, v := range required {
+			if k != skip {
+				env = append(env, k+"="+v)
+			}
+		}
+		return env
+	}
+	project, err := loadCompose(compose, envWithout(""))
+	if err != nil {
 		fail("docker-compose.yml: %v", err)
 	}
-	if err := loadCompose(compose, []string{secret}); err == nil || !strings.Contains(err.Error(), "set OC_ADMIN_PASSWORD") {
-		fail("docker-compose.yml without OC_ADMIN_PASSWORD: %v", err)
+	for k := range required {
+		if _, err := loadCompose(compose, envWithout(k)); err == nil || !strings.Contains(err.Error(), "set "+k) {
+			fail("docker-compose.yml without %s: %v", k, err)
+		}
 	}
-	if err := loadCompose(compose, []string{"OC_ADMIN_PASSWORD=check-password-123"}); err == nil || !strings.Contains(err.Error(), "set OC_SERVICE_CLIENT_SECRET") {
-		fail("docker-compose.yml without OC_SERVICE_CLIENT_SECRET: %v", err)
+	wantURI := "mongodb://checkroot:0123456789abcdef0123456789abcdef@mongo:27017/?authSource=admin"
+	mongoUsers := 0
+	for _, svc := range project.Services {
+		if !strings.HasPrefix(svc.Name, "oc-") {
+			continue
+		}
+		if uri := svc.Environment["OC_MONGO_URI"]; uri == nil || *uri != wantURI {
+			fail("docker-compose.yml: %s reaches MongoDB without its credentials", svc.Name)
+		}
+		mongoUsers++
 	}
-	fmt.Println("  docker-compose.yml loads (schema, interpolation, merge keys); without OC_ADMIN_PASSWORD or OC_SERVICE_CLIENT_SECRET it stops with the message")
+	for _, k := range []string{"OC_ADMIN_PASSWORD", "OC_SERVICE_CLIENT_SECRET", "MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD"} {
+		if _, ok := required[k]; !ok {
+			fail("docker-compose.yml does not require %s", k)
+		}
+	}
+	names := slices.Sorted(maps.Keys(required))
+	fmt.Printf("  docker-compose.yml loads (schema, interpolation, merge keys); %d services reach MongoDB with its root user's credentials; without any of %s it stops with the message\n",
+		mongoUsers, strings.Join(names, ", "))
 
 	f, err := os.Open(filepath.Join(dep, "Dockerfile"))
 	if err != nil {

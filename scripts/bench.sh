@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmarks reported in issue notes, each with a bounded run time:
+# The project's reported benchmarks, each with a bounded run time:
 #  1. idle RSS of the all-in-one binary a few seconds after it is ready;
 #  2. a whole peer under a fixed load of 8 clients (catalog p50/p99, req/s);
 #  3. token verification, in full and cached;
@@ -8,7 +8,9 @@
 #  6. workflow validation: 1,000 and 10,000 nodes in the domain, 1,000 through HTTP;
 #  7. rendering and validating the Argo Workflow of a 20-step execution;
 #  8. memory per concurrently followed execution, process and in-process
-#     launchers side by side (20 executions on the test cluster: make cluster-build).
+#     launchers side by side (20 executions on the test cluster: make cluster-build);
+#  9. CPU of an idle all-in-one peer with no cluster while 1,000 executions
+#     are due and wait (scripts/idle-cpu.sh, about three minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,3 +44,5 @@ bench services/oc-workflow ./internal/workflow Validate 1s
 bench services/oc-workflow ./service ValidateHTTP 2s
 bench services/oc-monitord ./internal/render RenderValidate20 2s
 bench services/oc-schedulerd ./service WorkerMemory 1x
+echo "== all-in-one idle CPU with 1,000 executions waiting"
+scripts/idle-cpu.sh bin/opencloud

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -61,11 +60,14 @@ type appConfig struct {
 	LogFormat     string        `env:"OC_LOG_FORMAT" default:"text" help:"text or json"`
 	LogLevel      string        `env:"OC_LOG_LEVEL" default:"info" help:"debug, info, warn or error"`
 	EventsMaxAge  time.Duration `env:"OC_EVENTS_MAX_AGE" default:"168h" help:"how long NATS keeps events for replay"`
+	EventsSize    string        `env:"OC_EVENTS_MAX_BYTES" default:"1GiB" help:"how much NATS keeps of the events at most (such as 512MiB or 2GiB); the oldest go first"`
 	Kubeconfig    string        `env:"OC_KUBECONFIG" help:"kubeconfig of this peer's Kubernetes cluster (empty: none; executions wait for one)"`
 	Cluster       string        `env:"OC_DATACENTER_CLUSTER" default:"local" help:"the cluster's name: the cluster_ref of the computes it publishes"`
 	Retention     time.Duration `env:"OC_DATACENTER_RETENTION" default:"24h" help:"how long an ended execution's namespace is kept"`
 	Concurrency   int           `env:"OC_SCHEDULERD_CONCURRENCY" default:"20" help:"how many executions are followed at once; more due executions wait"`
 	LeaseTTL      time.Duration `env:"OC_MONITORD_LEASE_TTL" default:"30s" help:"how long a worker's lease on its execution lasts unless renewed"`
+
+	TrustedProxies []string `env:"OC_TRUSTED_PROXIES" help:"IP addresses and CIDR ranges of the reverse proxies in front of this peer, comma-separated: only they may name the client in X-Forwarded-For, which oc-auth counts failed sign-ins by (empty: none)"`
 }
 
 func (c *appConfig) Validate() error {
@@ -79,12 +81,27 @@ func (c *appConfig) Validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("OC_LOG_FORMAT=%q: expected text or json", c.LogFormat))
 	}
+	if c.EventsMaxAge <= 0 {
+		errs = append(errs, fmt.Errorf("OC_EVENTS_MAX_AGE=%s: expected a positive duration such as 168h", c.EventsMaxAge))
+	}
+	if _, err := broker.ParseSize(c.EventsSize); err != nil {
+		errs = append(errs, fmt.Errorf("OC_EVENTS_MAX_BYTES: %w", err))
+	}
+	if err := authsvc.CheckTrustedProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("OC_TRUSTED_PROXIES: %w", err))
+	}
 	if _, port, err := net.SplitHostPort(c.NATSAddr); err != nil {
 		errs = append(errs, fmt.Errorf("OC_NATS_ADDR=%q: expected host:port", c.NATSAddr))
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		errs = append(errs, fmt.Errorf("OC_NATS_ADDR=%q: expected a port number from 0 to 65535", c.NATSAddr))
 	}
 	return errors.Join(errs...)
+}
+
+// eventLimits are the bounds of the events stream (Validate checked them).
+func (c *appConfig) eventLimits() broker.StreamLimits {
+	n, _ := broker.ParseSize(c.EventsSize)
+	return broker.StreamLimits{MaxAge: c.EventsMaxAge, MaxBytes: n}
 }
 
 func main() {
@@ -150,22 +167,17 @@ func run(ctx context.Context, getenv config.Getenv, out io.Writer, ready func(ba
 		ln.Close()
 		return err
 	}
-	routes := make([]gateway.Route, len(comps))
-	for i, c := range comps {
-		routes[i] = gateway.Route{Prefix: c.Prefix(), Handler: c.Handler()}
-	}
-	gw := gateway.New(routes, landingPage(publicURL, comps))
-
+	// Each component's background loop runs until the gateway has stopped;
+	// one that dies makes its component's /readyz fail.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	for _, c := range comps {
-		wg.Go(func() {
-			if err := c.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				log.Error("component stopped", "component", c.Name(), "err", err)
-			}
-		})
+	loops := make([]*server.Loop, len(comps))
+	routes := make([]gateway.Route, len(comps))
+	for i, c := range comps {
+		loops[i] = platform.StartLoop(ctx, log, c)
+		routes[i] = gateway.Route{Prefix: c.Prefix(), Handler: server.WithChecks(c.Handler(), loops[i].Check())}
 	}
+	gw := gateway.New(routes, landingPage(publicURL, comps))
 	fmt.Fprintf(out, "\nOpenCloud is up: %s\n  sign in as %q with OC_ADMIN_PASSWORD, or the password printed above on the first start\n  API docs: %s/catalog/swagger/index.html\n  data: %s\n\n",
 		publicURL, cfg.AdminUser, publicURL, cfg.DataDir)
 	if ready != nil {
@@ -173,7 +185,16 @@ func run(ctx context.Context, getenv config.Getenv, out io.Writer, ready func(ba
 	}
 	err = server.Serve(ctx, log, ln, gw)
 	cancel()
-	wg.Wait()
+	// The store and NATS close after this returns: wait for the loops first.
+	deadline := time.After(platform.ShutdownTimeout)
+	for i, l := range loops {
+		select {
+		case <-l.Done():
+		case <-deadline:
+			log.Error("a background loop did not stop in time", "component", comps[i].Name(), "timeout", platform.ShutdownTimeout)
+			return err
+		}
+	}
 	return err
 }
 
@@ -189,16 +210,18 @@ type deps struct {
 	serviceSecret string
 }
 
-// credentialsKey reads the key that seals the S3 credentials oc-datacenter
-// keeps, creating it (32 random bytes, readable by this user only) on the
-// first start: the credentials must survive a restart, so the key does too.
-func credentialsKey(path string) ([]byte, error) {
+// keyFile reads a key kept in the data directory, creating it (32 random
+// bytes, readable by this user only) on the first start: what it seals must
+// survive a restart, so the key does too. lost says what a new key costs.
+// datacenter.key seals the S3 credentials oc-datacenter keeps, auth.key the
+// signing keys of oc-auth.
+func keyFile(path, lost string) ([]byte, error) {
 	key, err := os.ReadFile(path)
 	switch {
 	case err == nil && len(key) == 32:
 		return key, nil
 	case err == nil:
-		return nil, fmt.Errorf("%s: %d bytes, expected 32 (remove it to make a new one; the S3 credentials kept are then lost)", path, len(key))
+		return nil, fmt.Errorf("%s: %d bytes, expected 32 (remove it to make a new one; %s)", path, len(key), lost)
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -214,6 +237,11 @@ func credentialsKey(path string) ([]byte, error) {
 
 // serviceClientID is the services' own client at oc-auth.
 const serviceClientID = "oc-services"
+
+// serviceToken is the services' own identity, for their background calls.
+func (d deps) serviceToken() apiclient.TokenSource {
+	return apiclient.ClientCredentials(d.gatewayURL+"/auth/oauth/token", serviceClientID, d.serviceSecret, nil)
+}
 
 // inProcessWorkers is the all-in-one binary's launcher: oc-monitord's
 // worker as a goroutine of this process.
@@ -239,6 +267,11 @@ func inProcessWorkers(ctx context.Context, cfg appConfig, d deps) (func(ctx cont
 }
 
 func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL string, d deps) ([]server.Component, error) {
+	keysKey, err := keyFile(filepath.Join(cfg.DataDir, "auth.key"),
+		"the signing keys sealed under it must then be deleted too, and every user signs in again")
+	if err != nil {
+		return nil, err
+	}
 	auth, err := authsvc.New(ctx, authsvc.Config{
 		Issuer:          issuer,
 		AdminUser:       cfg.AdminUser,
@@ -248,6 +281,8 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 		// made anew at every start and never leaves the process.
 		ServiceClientID:     serviceClientID,
 		ServiceClientSecret: d.serviceSecret,
+		KeysKey:             keysKey,
+		TrustedProxies:      cfg.TrustedProxies,
 	}, authsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Metrics: d.metrics})
 	if err != nil {
 		return nil, fmt.Errorf("oc-auth: %w", err)
@@ -262,7 +297,7 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 	for _, build := range []ctor{
 		func() (server.Component, error) {
 			return workspacesvc.New(ctx, workspacesvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
-				Metrics: d.metrics, PeerID: cfg.PeerID, GatewayURL: d.gatewayURL})
+				Metrics: d.metrics, PeerID: cfg.PeerID, GatewayURL: d.gatewayURL, ServiceToken: d.serviceToken()})
 		},
 		func() (server.Component, error) {
 			return workflowsvc.New(ctx, workflowsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
@@ -279,7 +314,7 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 			}
 			// The daemon prepares executions through oc-datacenter with the
 			// services' own identity, as oc-schedulerd does in compose.
-			token := apiclient.ClientCredentials(d.gatewayURL+"/auth/oauth/token", serviceClientID, d.serviceSecret, nil)
+			token := d.serviceToken()
 			return schedulerdsvc.New(ctx, schedulerdsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics,
 				Launcher:    launch.InProcess(follow),
 				Provisioner: schedulerdsvc.NewDatacenter(dcclient.New(d.gatewayURL, token, nil)),
@@ -289,12 +324,12 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 			return monitordsvc.New(ctx, monitordsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
 		},
 		func() (server.Component, error) {
-			key, err := credentialsKey(filepath.Join(cfg.DataDir, "datacenter.key"))
+			key, err := keyFile(filepath.Join(cfg.DataDir, "datacenter.key"), "the S3 credentials kept are then lost")
 			if err != nil {
 				return nil, err
 			}
 			return datacentersvc.New(ctx, datacentersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
-				Metrics: d.metrics, PeerID: cfg.PeerID, GatewayURL: d.gatewayURL,
+				Metrics: d.metrics, PeerID: cfg.PeerID, GatewayURL: d.gatewayURL, ServiceToken: d.serviceToken(),
 				Kubeconfig: cfg.Kubeconfig, Cluster: cfg.Cluster, Retention: cfg.Retention, CredentialsKey: key})
 		},
 		func() (server.Component, error) {
@@ -322,13 +357,18 @@ func startNATS(ctx context.Context, cfg appConfig, log *slog.Logger) (*nats.Conn
 		emb.Shutdown()
 		return nil, nil, err
 	}
-	if err := broker.EnsureStream(ctx, nc, cfg.EventsMaxAge); err != nil {
+	if err := broker.EnsureEventStream(ctx, nc, cfg.eventLimits()); err != nil {
 		nc.Close()
 		emb.Shutdown()
 		return nil, nil, err
 	}
 	log.Info("embedded NATS ready", "url", emb.ClientURL())
-	return nc, func() { _ = nc.Drain(); emb.Shutdown() }, nil
+	return nc, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), platform.ShutdownTimeout)
+		defer cancel()
+		broker.Drain(ctx, nc)
+		emb.Shutdown()
+	}, nil
 }
 
 // loopback turns a listen address into one this process can dial.

@@ -271,12 +271,13 @@ func TestAllInOne(t *testing.T) {
 }
 
 func TestRunRejectsBadConfiguration(t *testing.T) {
-	env := map[string]string{"OC_PUBLIC_URL": "localhost:8000", "OC_NATS_ADDR": "127.0.0.1:nats", "OC_LOG_LEVEL": "loud", "OC_DATA": t.TempDir()}
+	env := map[string]string{"OC_PUBLIC_URL": "localhost:8000", "OC_NATS_ADDR": "127.0.0.1:nats", "OC_LOG_LEVEL": "loud", "OC_DATA": t.TempDir(),
+		"OC_TRUSTED_PROXIES": "10.0.0.0/8,traefik", "OC_EVENTS_MAX_BYTES": "lots"}
 	err := run(context.Background(), func(k string) string { return env[k] }, io.Discard, nil)
 	if err == nil {
 		t.Fatal("started with a bad configuration")
 	}
-	for _, v := range []string{"OC_PUBLIC_URL", "OC_NATS_ADDR", "OC_LOG_LEVEL"} {
+	for _, v := range []string{"OC_PUBLIC_URL", "OC_NATS_ADDR", "OC_LOG_LEVEL", `OC_TRUSTED_PROXIES: "traefik" is neither`, "OC_EVENTS_MAX_BYTES"} {
 		if !strings.Contains(err.Error(), v) {
 			t.Errorf("%q does not name %s", err, v)
 		}

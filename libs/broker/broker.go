@@ -8,6 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -51,16 +55,41 @@ func Ping(nc *nats.Conn) error {
 	return nil
 }
 
+// DefaultMaxBytes is the size the events stream keeps unless told otherwise.
+const DefaultMaxBytes int64 = 1 << 30
+
+// StreamLimits bound what the events stream keeps: it drops its oldest
+// events once they are older than MaxAge or once it holds more than
+// MaxBytes. Consumers that fell behind by more reconcile from the services
+// that own the state, as after any lost event.
+type StreamLimits struct {
+	MaxAge   time.Duration // 0: kept whatever their age
+	MaxBytes int64         // 0: DefaultMaxBytes
+}
+
 // EnsureStream creates or updates the stream that keeps every OpenCloud event
-// for replay by consumers that were down.
+// for replay by consumers that were down, keeping events for maxAge and
+// DefaultMaxBytes at most.
 func EnsureStream(ctx context.Context, nc *nats.Conn, maxAge time.Duration) error {
+	return EnsureEventStream(ctx, nc, StreamLimits{MaxAge: maxAge})
+}
+
+// EnsureEventStream creates the stream that keeps every OpenCloud event for
+// replay by consumers that were down, or brings an existing one to lim.
+func EnsureEventStream(ctx context.Context, nc *nats.Conn, lim StreamLimits) error {
+	if lim.MaxBytes == 0 {
+		lim.MaxBytes = DefaultMaxBytes
+	}
+	if lim.MaxAge < 0 || lim.MaxBytes < 0 {
+		return fmt.Errorf("broker: stream limits %s and %d bytes: expected positive values", lim.MaxAge, lim.MaxBytes)
+	}
 	js, err := nc.JetStream(nats.Context(ctx))
 	if err != nil {
 		return fmt.Errorf("broker: jetstream: %w", err)
 	}
 	cfg := &nats.StreamConfig{
 		Name: StreamName, Subjects: []string{event.All},
-		Storage: nats.FileStorage, MaxAge: maxAge, Discard: nats.DiscardOld,
+		Storage: nats.FileStorage, MaxAge: lim.MaxAge, MaxBytes: lim.MaxBytes, Discard: nats.DiscardOld,
 	}
 	if _, err := js.StreamInfo(StreamName, nats.Context(ctx)); errors.Is(err, nats.ErrStreamNotFound) {
 		_, err = js.AddStream(cfg, nats.Context(ctx))
@@ -77,10 +106,51 @@ func EnsureStream(ctx context.Context, nc *nats.Conn, maxAge time.Duration) erro
 	return nil
 }
 
+// ParseSize reads a size such as 1073741824, 512MiB, 1GiB or 2GB (KB, MB,
+// GB, TB are powers of 1000; KiB, MiB, GiB, TiB of 1024).
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	num := strings.TrimRightFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	unit := strings.ToLower(strings.TrimSpace(s[len(num):]))
+	mult := map[string]int64{"": 1, "b": 1,
+		"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}[unit]
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || mult == 0 || n <= 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("size %q: expected a positive number of bytes, optionally with a unit such as MiB or GiB", s)
+	}
+	return n * mult, nil
+}
+
+// Drain flushes what nc has yet to publish and closes it, waiting until it
+// is done or ctx ends (then it is closed at once).
+func Drain(ctx context.Context, nc *nats.Conn) {
+	if nc.IsClosed() {
+		return
+	}
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return
+	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for !nc.IsClosed() {
+		select {
+		case <-ctx.Done():
+			nc.Close()
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // Publisher publishes event envelopes on behalf of one service.
 type Publisher struct {
 	nc     *nats.Conn
 	source string
+	// streamUntil is until when (Unix ns) the events stream is known to
+	// exist, for PublishAcked.
+	streamUntil atomic.Int64
 }
 
 // NewPublisher returns a publisher stamping events with source.

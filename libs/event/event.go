@@ -35,11 +35,22 @@ const (
 	WorkflowDeleted   = "oc.workflow.deleted"
 	WorkflowPublished = "oc.workflow.published"
 
-	ExecutionState = "oc.execution.state"
+	// ExecutionStates matches the state changes of every execution (and
+	// of their steps): ExecutionState of any id.
+	ExecutionStates = "oc.execution.state.*"
 )
+
+// ExecutionState is the subject of one execution's state changes and of
+// its steps': a follower of one execution hears no other's.
+func ExecutionState(executionID string) string { return "oc.execution.state." + executionID }
 
 // ExecutionLog is the subject of one execution's step logs.
 func ExecutionLog(executionID string) string { return "oc.execution.log." + executionID }
+
+// ExecutionEvents matches every event of one execution, its state changes
+// and its log lines, and no other execution's: one subscription delivers
+// them in the order each publisher sent them.
+func ExecutionEvents(executionID string) string { return "oc.execution.*." + executionID }
 
 // All matches every OpenCloud subject (the JetStream stream's filter).
 const All = "oc.>"

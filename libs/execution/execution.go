@@ -4,7 +4,8 @@
 // follows. The rules (availability, claims, transitions) live in the
 // services.
 //
-// A booking request has the shape of the seed's load script:
+// A booking request asks for one execution per firing of a cron (which may
+// have a seconds field) between a start and an end:
 //
 //	POST /scheduler/{workflow_id}
 //	{"name": null, "cron": "0-10 30 14 21 11 *", "mode": 1,
@@ -13,6 +14,7 @@ package execution
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/opencloud/opencloud/libs/resource"
@@ -37,7 +39,7 @@ const MaxFirings = 1000
 
 // Request asks for executions of a workflow.
 type Request struct {
-	// ID is accepted (as null) for the seed's scripts, which send it; a value is refused.
+	// ID is accepted as null, for the clients that send the field; a value is refused.
 	ID *string `json:"id,omitempty" swaggertype:"string" extensions:"x-nullable"`
 	// Name of the executions; default: the workflow's name. Null is accepted.
 	Name *string `json:"name,omitempty" swaggertype:"string" extensions:"x-nullable"`
@@ -73,6 +75,49 @@ const (
 // created but not running yet: a step goes scheduled → pending → running →
 // succeeded | failed, or cancelled with its execution.
 const StepPending State = "pending"
+
+// StepSkipped is a step's state (never an execution's) when its execution
+// ended before the step started: a step it depends on failed, the
+// execution could not start, or it was missed. A step that never started
+// because its execution was cancelled is cancelled instead, so that a step
+// reads why it did not run.
+const StepSkipped State = "skipped"
+
+// UnrunStep is the state a step that never started takes when its
+// execution ends in state s: cancelled when s is cancelled, skipped
+// otherwise.
+func (s State) UnrunStep() State {
+	if s == Cancelled {
+		return Cancelled
+	}
+	return StepSkipped
+}
+
+// Unrun reports whether a step in state s has not started: it is as
+// booked (scheduled) or not listed yet ("").
+func (s State) Unrun() bool { return s == "" || s == Scheduled }
+
+// SettleSteps gives every step of steps that never started the state
+// ended.UnrunStep(), finished at at, once the execution ended in state
+// ended; it returns the steps and the indexes of those it changed. A step
+// that started keeps its state. Nothing changes while ended is not
+// terminal.
+func SettleSteps(steps []Step, ended State, at time.Time) ([]Step, []int) {
+	if !ended.Terminal() {
+		return steps, nil
+	}
+	out := slices.Clone(steps)
+	var changed []int
+	for i, st := range out {
+		if !st.State.Unrun() {
+			continue
+		}
+		st.State, st.FinishedAt = ended.UnrunStep(), &at
+		out[i] = st
+		changed = append(changed, i)
+	}
+	return out, changed
+}
 
 // States lists every state in life order.
 var States = []State{Scheduled, Starting, Running, Succeeded, Failed, Cancelled, Missed}
@@ -120,8 +165,8 @@ type Plan struct {
 	Windows    []Window   `json:"windows"`
 	Conflicts  []Conflict `json:"conflicts"`
 	NextFree   *time.Time `json:"next_free,omitempty"`
-	// Warnings are what could not be checked (a partner peer's resource
-	// while federation is not configured): booked anyway, checked later.
+	// Warnings name what this peer could not check (a partner peer's
+	// resource, whose availability that peer keeps): it is booked anyway.
 	Warnings   []string    `json:"warnings,omitempty"`
 	Executions []Execution `json:"executions,omitempty"` // booked (not on a check)
 }
@@ -136,8 +181,11 @@ type Window struct {
 // accounting.
 type Step struct {
 	// Node is the processing's node id in the workflow graph.
-	Node       string     `json:"node"`
-	State      State      `json:"state" enums:"scheduled,pending,running,succeeded,failed,cancelled"`
+	Node string `json:"node"`
+	// State: scheduled until it starts, then pending → running →
+	// succeeded | failed; cancelled with a cancelled execution; skipped when
+	// its execution ended before it started.
+	State      State      `json:"state" enums:"scheduled,pending,running,succeeded,failed,cancelled,skipped"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	Message    string     `json:"message,omitempty"`

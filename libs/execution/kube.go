@@ -10,9 +10,24 @@ import (
 // The names an execution's Kubernetes objects go by: oc-datacenter creates
 // them, oc-monitord refers to them, so both derive them here.
 
-// ServiceAccount is the service account Argo runs an execution's pods as,
-// in the execution's namespace.
-const ServiceAccount = "oc-executor"
+// The service accounts of an execution's namespace. The steps' own
+// containers run as WorkloadServiceAccount, which has no rights and no
+// token mounted: the code a user runs cannot call the Kubernetes API.
+// Argo's executor (the init and wait containers beside each step) runs as
+// ExecutorServiceAccount, the only identity allowed to read the
+// execution's S3 Secrets; Argo mounts its token, from the Secret
+// ExecutorTokenSecret, in those containers only.
+const (
+	WorkloadServiceAccount = "oc-workload"
+	ExecutorServiceAccount = "oc-executor"
+	// ExecutorTokenSecret is the name Argo looks the executor's token up
+	// by: the account's name and ".service-account-token".
+	ExecutorTokenSecret = ExecutorServiceAccount + ".service-account-token"
+)
+
+// ServiceAccount is ExecutorServiceAccount: oc-datacenter makes it with the
+// workload's, so finding it tells that an execution's accounts are there.
+const ServiceAccount = ExecutorServiceAccount
 
 // Labels every Kubernetes object made for an execution carries.
 const (

@@ -34,6 +34,7 @@ type Infra struct {
 	SQLitePath   string        `env:"OC_SQLITE_PATH" default:"./data/opencloud.db"`
 	NATSURL      string        `env:"OC_NATS_URL" default:"nats://localhost:4222"`
 	EventsMaxAge time.Duration `env:"OC_EVENTS_MAX_AGE" default:"168h" help:"how long the NATS stream keeps events for consumers to replay"`
+	EventsSize   string        `env:"OC_EVENTS_MAX_BYTES" default:"1GiB" help:"how much the NATS stream keeps at most (such as 512MiB or 2GiB); the oldest events go first"`
 	LogFormat    string        `env:"OC_LOG_FORMAT" default:"text" help:"text or json"`
 	LogLevel     string        `env:"OC_LOG_LEVEL" default:"info" help:"debug, info, warn or error"`
 }
@@ -50,10 +51,22 @@ func (c Infra) Validate() error {
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
+	if c.EventsMaxAge <= 0 {
+		errs = append(errs, fmt.Errorf("OC_EVENTS_MAX_AGE=%s: expected a positive duration such as 168h", c.EventsMaxAge))
+	}
+	if _, err := broker.ParseSize(c.EventsSize); err != nil {
+		errs = append(errs, fmt.Errorf("OC_EVENTS_MAX_BYTES: %w", err))
+	}
 	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		errs = append(errs, fmt.Errorf("OC_PUBLIC_URL=%q: expected an http:// or https:// URL", c.PublicURL))
 	}
 	return errors.Join(errs...)
+}
+
+// EventLimits are the bounds of the NATS events stream (Validate checked them).
+func (c Infra) EventLimits() broker.StreamLimits {
+	n, _ := broker.ParseSize(c.EventsSize)
+	return broker.StreamLimits{MaxAge: c.EventsMaxAge, MaxBytes: n}
 }
 
 // Issuer is the token issuer: oc-auth serves under /auth of the public URL.
@@ -66,6 +79,16 @@ func (c Infra) JWKSURL() string {
 		base = c.PublicURL
 	}
 	return strings.TrimRight(base, "/") + "/auth/keys"
+}
+
+// TokenURL is where services obtain their own tokens from oc-auth (client
+// credentials), reached like JWKSURL.
+func (c Infra) TokenURL() string {
+	base := c.AuthInternal
+	if base == "" {
+		base = c.PublicURL
+	}
+	return strings.TrimRight(base, "/") + "/auth/oauth/token"
 }
 
 // ParseLevel reads a slog level name.
@@ -126,16 +149,17 @@ func Open(ctx context.Context, c Infra, name string, log *slog.Logger) (*Deps, e
 	// published meanwhile are not kept for replay, and the store stays the truth.
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := broker.EnsureStream(sctx, nc, c.EventsMaxAge); err != nil {
+	if err := broker.EnsureEventStream(sctx, nc, c.EventLimits()); err != nil {
 		log.Warn("the NATS event stream could not be ensured; events are not kept for replay until a service starting later creates it", "err", err)
 	}
 	return &Deps{Store: st, NATS: nc, Verifier: authn.NewOIDCVerifier(ctx, c.Issuer(), c.JWKSURL(), authn.Audience)}, nil
 }
 
-// Close drains NATS and closes the store.
+// Close drains NATS, waiting until what was published has been sent (or
+// ctx ends), then closes the store.
 func (d *Deps) Close(ctx context.Context) error {
 	if d.NATS != nil {
-		_ = d.NATS.Drain()
+		broker.Drain(ctx, d.NATS)
 	}
 	return d.Store.Close(ctx)
 }

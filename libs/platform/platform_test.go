@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencloud/opencloud/libs/broker"
 	"github.com/opencloud/opencloud/libs/config"
@@ -28,17 +29,22 @@ func TestInfraDefaultsAndURLs(t *testing.T) {
 		t.Fatalf("issuer %s, jwks %s", c.Issuer(), c.JWKSURL())
 	}
 	c, _ = load(t, map[string]string{"OC_PUBLIC_URL": "https://cloud.example.org/", "OC_AUTH_INTERNAL_URL": "http://oc-auth:8080"})
-	if c.Issuer() != "https://cloud.example.org/auth" || c.JWKSURL() != "http://oc-auth:8080/auth/keys" {
+	if c.Issuer() != "https://cloud.example.org/auth" || c.JWKSURL() != "http://oc-auth:8080/auth/keys" ||
+		c.TokenURL() != "http://oc-auth:8080/auth/oauth/token" {
 		t.Fatalf("issuer %s, jwks %s", c.Issuer(), c.JWKSURL())
 	}
 }
 
 func TestInfraValidateNamesEveryBadVariable(t *testing.T) {
-	_, err := load(t, map[string]string{"OC_STORE": "postgres", "OC_LOG_FORMAT": "xml", "OC_LOG_LEVEL": "loud", "OC_PUBLIC_URL": "localhost"})
+	c, err := load(t, map[string]string{"OC_STORE": "postgres", "OC_LOG_FORMAT": "xml", "OC_LOG_LEVEL": "loud", "OC_PUBLIC_URL": "localhost",
+		"OC_EVENTS_MAX_BYTES": "lots", "OC_EVENTS_MAX_AGE": "-1h"})
+	if err == nil {
+		err = c.Validate()
+	}
 	if err == nil {
 		t.Fatal("expected errors")
 	}
-	for _, v := range []string{"OC_STORE", "OC_LOG_FORMAT", "OC_LOG_LEVEL", "OC_PUBLIC_URL"} {
+	for _, v := range []string{"OC_STORE", "OC_LOG_FORMAT", "OC_LOG_LEVEL", "OC_PUBLIC_URL", "OC_EVENTS_MAX_BYTES", "OC_EVENTS_MAX_AGE"} {
 		if !strings.Contains(err.Error(), v) {
 			t.Errorf("%q does not name %s", err, v)
 		}
@@ -74,8 +80,12 @@ func TestOpenConnectsAndEnsuresTheEventStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.StreamInfo(broker.StreamName); err != nil {
+	info, err := js.StreamInfo(broker.StreamName)
+	if err != nil {
 		t.Fatalf("event stream: %v", err)
+	}
+	if info.Config.MaxBytes != 1<<30 || info.Config.MaxAge != 168*time.Hour {
+		t.Errorf("event stream limits: %d bytes, %s; want the defaults 1GiB and 168h", info.Config.MaxBytes, info.Config.MaxAge)
 	}
 	if d.Verifier == nil || d.Store.Ping(ctx) != nil {
 		t.Fatal("verifier or store missing")

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -107,24 +106,10 @@ type Page struct {
 // MaxLimit caps page sizes.
 const MaxLimit = 200
 
-// ParsePage reads ?limit= (1..MaxLimit, default 20) and ?offset= (>= 0).
+// ParsePage reads ?limit= (1..MaxLimit, DefaultLimit when absent) and
+// ?offset= (>= 0).
 func ParsePage(c *gin.Context) (Page, error) {
-	p := Page{Limit: 20}
-	var bad []apierror.FieldError
-	if s, ok := c.GetQuery("limit"); ok {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxLimit {
-			bad = append(bad, apierror.FieldError{Field: "limit", Problem: fmt.Sprintf("expected an integer from 1 to %d", MaxLimit)})
-		}
-		p.Limit = n
-	}
-	if s, ok := c.GetQuery("offset"); ok {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			bad = append(bad, apierror.FieldError{Field: "offset", Problem: "expected an integer >= 0"})
-		}
-		p.Offset = n
-	}
+	p, bad := readPage(c.Request.URL.Query())
 	if len(bad) > 0 {
 		return Page{}, apierror.Invalid(bad...)
 	}

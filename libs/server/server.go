@@ -91,7 +91,7 @@ func readyz(checks []Check, name string) gin.HandlerFunc {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 		defer cancel()
 		status, code := gin.H{}, http.StatusOK
-		for _, ch := range checks {
+		for _, ch := range append(checks[:len(checks):len(checks)], extraChecks(c.Request.Context())...) {
 			if err := ch.Check(ctx); err != nil {
 				status[ch.Name] = err.Error()
 				code = http.StatusServiceUnavailable

@@ -4,8 +4,8 @@
 // The rules themselves — what breaks them, who may change what — live in
 // oc-workspace.
 //
-// A collaborative area is stored so that peers can later replicate and merge
-// it: the area, every member, every shared item and every rule has a stable
+// A collaborative area is stored in a form that member peers can replicate
+// and merge: the area, every member, every shared item and every rule has a stable
 // id; every element carries the logical clock and peer of the change that
 // last set it (per-element versions, merged last-writer-wins by (clock,
 // peer)); and every change is an Op in the area's log, which is the history.
@@ -284,8 +284,8 @@ const (
 	OpRulesChanged  OpType = "rules.changed"
 )
 
-// Op is one change of an area: an entry of its history and the unit peers
-// will replicate.
+// Op is one change of an area: an entry of its history, and the unit in
+// which an area's changes can be replicated between peers.
 type Op struct {
 	ID     string `json:"id"`
 	AreaID string `json:"area_id"`

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/opencloud/opencloud/libs/config"
 	"github.com/opencloud/opencloud/libs/platform"
+	"github.com/opencloud/opencloud/libs/seal"
 	"github.com/opencloud/opencloud/libs/server"
+	"github.com/opencloud/opencloud/services/oc-auth/internal/throttle"
 	"github.com/opencloud/opencloud/services/oc-auth/service"
 )
 
@@ -28,7 +31,26 @@ type appConfig struct {
 	KeyRetention        time.Duration `env:"OC_AUTH_KEY_RETENTION" default:"24h" help:"how long a rotated-out signing key stays published"`
 	ServiceClientID     string        `env:"OC_SERVICE_CLIENT_ID" default:"oc-services" help:"id of the client the services use for their own background calls"`
 	ServiceClientSecret string        `env:"OC_SERVICE_CLIENT_SECRET" secret:"true" help:"secret of the client the services use for their own background calls, at least 24 characters; empty: none"`
-	Infra               platform.Infra
+	// KeysKey is base64; Validate decodes it into keysKey.
+	KeysKey        string   `env:"OC_AUTH_KEYS_KEY" secret:"true" required:"true" help:"32 random bytes, base64 (openssl rand -base64 32): the key sealing the signing keys in the store; keep it: the keys sealed under it open with it only"`
+	TrustedProxies []string `env:"OC_TRUSTED_PROXIES" help:"IP addresses and CIDR ranges of the reverse proxies in front of oc-auth, comma-separated: only they may name the client in X-Forwarded-For (empty: none)"`
+	Infra          platform.Infra
+
+	keysKey []byte
+}
+
+// Validate implements config.Validator.
+func (c *appConfig) Validate() error {
+	var errs []error
+	key, err := seal.ParseKey(c.KeysKey)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("OC_AUTH_KEYS_KEY: %w", err))
+	}
+	c.keysKey = key
+	if _, err := throttle.ParseProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("OC_TRUSTED_PROXIES: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 func main() {
@@ -56,6 +78,8 @@ func run(ctx context.Context, getenv config.Getenv) error {
 				KeyRetention:        cfg.KeyRetention,
 				ServiceClientID:     cfg.ServiceClientID,
 				ServiceClientSecret: cfg.ServiceClientSecret,
+				KeysKey:             cfg.keysKey,
+				TrustedProxies:      cfg.TrustedProxies,
 			}, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS})
 		})
 }

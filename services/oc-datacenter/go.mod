@@ -9,6 +9,8 @@ require (
 	github.com/opencloud/opencloud/libs v0.0.0
 	github.com/opencloud/opencloud/services/oc-catalog v0.0.0
 	github.com/opencloud/opencloud/services/oc-scheduler v0.0.0
+	github.com/opencloud/opencloud/services/oc-workflow v0.0.0
+	github.com/opencloud/opencloud/services/oc-workspace v0.0.0
 	github.com/swaggo/swag v1.16.6
 	k8s.io/api v0.30.3
 	k8s.io/apimachinery v0.30.3
@@ -86,6 +88,7 @@ require (
 	github.com/quic-go/qpack v0.6.0 // indirect
 	github.com/quic-go/quic-go v0.59.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
+	github.com/robfig/cron/v3 v3.0.1 // indirect
 	github.com/spf13/pflag v1.0.5 // indirect
 	github.com/swaggo/files/v2 v2.0.2 // indirect
 	github.com/twitchyliquid64/golang-asm v0.15.1 // indirect
@@ -142,3 +145,7 @@ replace github.com/opencloud/opencloud/libs => ../../libs
 replace github.com/opencloud/opencloud/services/oc-catalog => ../oc-catalog
 
 replace github.com/opencloud/opencloud/services/oc-scheduler => ../oc-scheduler
+
+replace github.com/opencloud/opencloud/services/oc-workflow => ../oc-workflow
+
+replace github.com/opencloud/opencloud/services/oc-workspace => ../oc-workspace

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/opencloud/opencloud/libs/apiclient"
 	"github.com/opencloud/opencloud/libs/config"
 	"github.com/opencloud/opencloud/libs/platform"
 	"github.com/opencloud/opencloud/libs/server"
@@ -22,12 +23,14 @@ import (
 
 type appConfig struct {
 	PeerID     string        `env:"OC_PEER_ID" default:"local" help:"the id of this peer"`
-	GatewayURL string        `env:"OC_GATEWAY_URL" default:"http://localhost:8000" help:"where oc-catalog is reached (inventory publishing)"`
+	GatewayURL string        `env:"OC_GATEWAY_URL" default:"http://localhost:8000" help:"where oc-catalog (inventory publishing) and oc-scheduler (which executions are over) are reached"`
 	Kubeconfig string        `env:"OC_KUBECONFIG" help:"path of the kubeconfig of this peer's Kubernetes cluster; empty: no cluster (the service says so on /datacenter/readyz)"`
 	Cluster    string        `env:"OC_DATACENTER_CLUSTER" default:"local" help:"the cluster's name: the cluster_ref of the compute resources it publishes (lowercase letters, digits, '.' and '-')"`
 	Retention  time.Duration `env:"OC_DATACENTER_RETENTION" default:"24h" help:"how long an ended execution's namespace is kept before it is deleted"`
 	// CredentialsKey is base64; Validate decodes it into key.
 	CredentialsKey string `env:"OC_DATACENTER_CREDENTIALS_KEY" secret:"true" help:"32 random bytes, base64 (openssl rand -base64 32): the key sealing the S3 credentials of this peer's storages; empty: no credentials kept, executions using storages cannot be prepared"`
+	ServiceID      string `env:"OC_SERVICE_CLIENT_ID" default:"oc-services" help:"the services' own client at oc-auth (an admin: it asks oc-scheduler which executions are over)"`
+	ServiceSecret  string `env:"OC_SERVICE_CLIENT_SECRET" secret:"true" help:"its secret (the one oc-auth is configured with); empty: the namespaces of ended executions are kept"`
 	Infra          platform.Infra
 
 	key []byte
@@ -85,8 +88,12 @@ func run(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
 	return platform.Run(ctx, "datacenter", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
+			var token apiclient.TokenSource
+			if cfg.ServiceSecret != "" {
+				token = apiclient.ClientCredentials(cfg.Infra.TokenURL(), cfg.ServiceID, cfg.ServiceSecret, nil)
+			}
 			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
-				PeerID: cfg.PeerID, GatewayURL: cfg.GatewayURL,
+				PeerID: cfg.PeerID, GatewayURL: cfg.GatewayURL, ServiceToken: token,
 				Kubeconfig: cfg.Kubeconfig, Cluster: cfg.Cluster, Retention: cfg.Retention, CredentialsKey: cfg.key})
 		})
 }

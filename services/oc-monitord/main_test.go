@@ -199,7 +199,7 @@ func TestRunFollowsToTheEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	sub, err := nc.SubscribeSync(event.ExecutionState)
+	sub, err := nc.SubscribeSync(event.ExecutionStates)
 	if err != nil {
 		t.Fatal(err)
 	}

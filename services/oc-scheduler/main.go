@@ -21,7 +21,16 @@ type appConfig struct {
 	PeerID          string        `env:"OC_PEER_ID" default:"local" help:"the id of this peer, given to references without one"`
 	GatewayURL      string        `env:"OC_GATEWAY_URL" default:"http://localhost:8000" help:"where oc-workflow and oc-catalog are reached"`
 	DefaultDuration time.Duration `env:"OC_SCHEDULER_DEFAULT_DURATION" default:"5m" help:"how long an execution holds its resources when the booking request gives no duration_seconds (1s to 168h)"`
+	LivePerUser     int           `env:"OC_SCHEDULER_LIVE_PER_USER" default:"10" help:"how many executions one user may follow live (GET /scheduler/executions/{id}/live) at once; 1 or more"`
 	Infra           platform.Infra
+}
+
+// Validate implements config.Validator.
+func (c *appConfig) Validate() error {
+	if c.LivePerUser < 1 {
+		return fmt.Errorf("OC_SCHEDULER_LIVE_PER_USER=%d: expected 1 or more", c.LivePerUser)
+	}
+	return nil
 }
 
 func main() {
@@ -38,6 +47,7 @@ func run(ctx context.Context, getenv config.Getenv) error {
 	return platform.Run(ctx, "scheduler", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
 			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
-				PeerID: cfg.PeerID, GatewayURL: strings.TrimRight(cfg.GatewayURL, "/"), DefaultDuration: cfg.DefaultDuration})
+				PeerID: cfg.PeerID, GatewayURL: strings.TrimRight(cfg.GatewayURL, "/"), DefaultDuration: cfg.DefaultDuration,
+				LivePerUser: cfg.LivePerUser})
 		})
 }

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -39,6 +41,8 @@ type appConfig struct {
 	Retry         time.Duration `env:"OC_SCHEDULERD_RETRY" default:"15s" help:"how long an execution that could not be prepared or launched waits before the next try"`
 	LeaseTTL      time.Duration `env:"OC_MONITORD_LEASE_TTL" default:"30s" help:"how long a worker's lease lasts unless renewed (passed to the workers)"`
 	MonitordPath  string        `env:"OC_SCHEDULERD_MONITORD_PATH" default:"oc-monitord" help:"process launcher: the oc-monitord binary"`
+	Detach        bool          `env:"OC_SCHEDULERD_DETACH" default:"false" help:"process launcher: leave the workers running when the daemon stops; the daemon started next under the same OC_SCHEDULERD_NAME counts them and launches none again (false: they are stopped and give their executions back)"`
+	WorkerEnv     []string      `env:"OC_SCHEDULERD_WORKER_ENV" help:"process launcher: more variables of the daemon's environment the workers get, by name, comma-separated (e.g. what the kubeconfig's credential plugin reads)"`
 	Kubeconfig    string        `env:"OC_KUBECONFIG" help:"kubernetes launcher: the kubeconfig of the cluster the Jobs run in (empty: the in-cluster configuration); the process launcher passes it to the workers"`
 	JobNamespace  string        `env:"OC_SCHEDULERD_JOB_NAMESPACE" default:"opencloud" help:"kubernetes launcher: the namespace of the workers' Jobs"`
 	JobImage      string        `env:"OC_SCHEDULERD_MONITORD_IMAGE" help:"kubernetes launcher: oc-monitord's image"`
@@ -59,11 +63,31 @@ func main() {
 	}
 }
 
+// Validate checks the variables the workers get.
+func (c *appConfig) Validate() error {
+	var errs []error
+	for _, name := range c.WorkerEnv {
+		switch {
+		case !envName.MatchString(name):
+			errs = append(errs, fmt.Errorf("OC_SCHEDULERD_WORKER_ENV: %q is not a variable name", name))
+		case slices.Contains(neverToWorkers, name):
+			errs = append(errs, fmt.Errorf("OC_SCHEDULERD_WORKER_ENV: %s is the daemon's own secret and never reaches a worker", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// neverToWorkers are the daemon's own credentials: a worker does not need
+// them, and what runs beside it must not read them.
+var neverToWorkers = []string{"OC_SERVICE_CLIENT_SECRET", "OC_ADMIN_PASSWORD"}
+
 func run(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
 	return platform.Run(ctx, "schedulerd", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
-			l, err := launcher(cfg, log)
+			l, err := launcher(cfg, log, getenv)
 			if err != nil {
 				return nil, fmt.Errorf("configuration: %w", err)
 			}
@@ -80,11 +104,10 @@ func run(ctx context.Context, getenv config.Getenv) error {
 }
 
 // launcher builds the configured launcher.
-func launcher(cfg appConfig, log *slog.Logger) (launch.Launcher, error) {
-	env := []string{"OC_MONITORD_LEASE_TTL=" + cfg.LeaseTTL.String()}
+func launcher(cfg appConfig, log *slog.Logger, getenv config.Getenv) (launch.Launcher, error) {
 	switch strings.ToLower(cfg.Launcher) {
 	case launch.NameProcess:
-		return launch.Process(launch.ProcessOptions{Path: cfg.MonitordPath, Env: env})
+		return launch.Process(launch.ProcessOptions{Path: cfg.MonitordPath, Env: workerEnv(cfg, getenv), Detach: cfg.Detach})
 	case launch.NameKubernetes:
 		kube, err := kubeConfig(cfg.Kubeconfig)
 		if err != nil {
@@ -98,6 +121,26 @@ func launcher(cfg appConfig, log *slog.Logger) (launch.Launcher, error) {
 	default:
 		return nil, fmt.Errorf("OC_SCHEDULERD_LAUNCHER=%q: expected process or kubernetes", cfg.Launcher)
 	}
+}
+
+// workerEnv is the configuration of a process-launched worker: what
+// `oc-monitord run` reads — the platform's variables (store, NATS, logs),
+// OC_PEER_ID and OC_KUBECONFIG — as this daemon has them, its lease TTL,
+// and the variables OC_SCHEDULERD_WORKER_ENV names. Nothing else of the
+// daemon's environment reaches the workers: not the services' secret.
+func workerEnv(cfg appConfig, getenv config.Getenv) []string {
+	var names []string
+	// Loading the platform's configuration asks for each of its variables.
+	_ = config.Load(func(name string) string { names = append(names, name); return "" }, &platform.Infra{})
+	names = append(names, "OC_PEER_ID", "OC_KUBECONFIG")
+	names = append(names, cfg.WorkerEnv...)
+	env := make([]string, 0, len(names)+1)
+	for _, name := range names {
+		if v := getenv(name); v != "" && !slices.Contains(neverToWorkers, name) && name != "OC_MONITORD_LEASE_TTL" {
+			env = append(env, name+"="+v)
+		}
+	}
+	return append(env, "OC_MONITORD_LEASE_TTL="+cfg.LeaseTTL.String())
 }
 
 func kubeConfig(path string) (*rest.Config, error) {

@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/opencloud/opencloud/libs/apiclient"
 	"github.com/opencloud/opencloud/libs/config"
 	"github.com/opencloud/opencloud/libs/platform"
 	"github.com/opencloud/opencloud/libs/server"
@@ -16,9 +18,20 @@ import (
 )
 
 type appConfig struct {
-	PeerID     string `env:"OC_PEER_ID" default:"local" help:"the id of this peer; a resource reference without a peer is this peer's"`
-	GatewayURL string `env:"OC_GATEWAY_URL" default:"http://localhost:8000" help:"where the other services (catalog, workflow) are reached"`
-	Infra      platform.Infra
+	PeerID        string        `env:"OC_PEER_ID" default:"local" help:"the id of this peer; a resource reference without a peer is this peer's"`
+	GatewayURL    string        `env:"OC_GATEWAY_URL" default:"http://localhost:8000" help:"where the other services (catalog, workflow) are reached"`
+	Reconcile     time.Duration `env:"OC_WORKSPACE_RECONCILE" default:"5m" help:"how often the workflows and workspaces shared in areas are read again from their owners, catching up on changes whose event was lost"`
+	ServiceID     string        `env:"OC_SERVICE_CLIENT_ID" default:"oc-services" help:"the services' own client at oc-auth (an admin: it reads every shared workflow)"`
+	ServiceSecret string        `env:"OC_SERVICE_CLIENT_SECRET" secret:"true" help:"its secret (the one oc-auth is configured with); empty: shared workflows follow oc-workflow's events only"`
+	Infra         platform.Infra
+}
+
+// Validate implements config.Validator.
+func (c *appConfig) Validate() error {
+	if c.Reconcile <= 0 {
+		return fmt.Errorf("OC_WORKSPACE_RECONCILE=%s: expected a positive duration such as 5m", c.Reconcile)
+	}
+	return nil
 }
 
 func main() {
@@ -34,7 +47,11 @@ func run(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
 	return platform.Run(ctx, "workspace", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
+			var token apiclient.TokenSource
+			if cfg.ServiceSecret != "" {
+				token = apiclient.ClientCredentials(cfg.Infra.TokenURL(), cfg.ServiceID, cfg.ServiceSecret, nil)
+			}
 			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
-				PeerID: cfg.PeerID, GatewayURL: cfg.GatewayURL})
+				PeerID: cfg.PeerID, GatewayURL: cfg.GatewayURL, ServiceToken: token, ReconcileInterval: cfg.Reconcile})
 		})
 }

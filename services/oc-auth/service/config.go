@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/opencloud/opencloud/services/oc-auth/internal/clients"
+	"github.com/opencloud/opencloud/services/oc-auth/internal/keys"
+	"github.com/opencloud/opencloud/services/oc-auth/internal/throttle"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
 )
 
@@ -57,6 +59,14 @@ type Config struct {
 	// PruneInterval is how often expired requests, sessions, tokens and
 	// keys are deleted; default 10m.
 	PruneInterval time.Duration
+	// KeysKey (32 bytes) seals the signing keys in the store. Required:
+	// the keys sealed under it can only be read with it.
+	KeysKey []byte
+	// TrustedProxies are the IP addresses and CIDR ranges of the reverse
+	// proxies in front of the service, trusted to name the client in
+	// X-Forwarded-For; the failed sign-ins are counted per client address.
+	// Empty: none, the client is the connection's peer.
+	TrustedProxies []string
 
 	now func() time.Time // the clock of sessions, requests and tokens; tests set it
 }
@@ -96,6 +106,12 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// CheckTrustedProxies checks a list of trusted proxies (Config.TrustedProxies).
+func CheckTrustedProxies(list []string) error {
+	_, err := throttle.ParseProxies(list)
+	return err
+}
+
 // Validate reports every invalid setting.
 func (c Config) Validate() error {
 	var errs []error
@@ -131,6 +147,12 @@ func (c Config) Validate() error {
 		if d.d < 0 {
 			errs = append(errs, fmt.Errorf("%s %s: must be positive", d.name, d.d))
 		}
+	}
+	if len(c.KeysKey) != keys.KeySize {
+		errs = append(errs, fmt.Errorf("signing keys' sealing key (OC_AUTH_KEYS_KEY): %d bytes, want %d: set it to 32 random bytes, base64 (openssl rand -base64 32)", len(c.KeysKey), keys.KeySize))
+	}
+	if _, err := throttle.ParseProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("trusted proxies (OC_TRUSTED_PROXIES): %w", err))
 	}
 	if c.KeyRetention < c.AccessTTL {
 		errs = append(errs, fmt.Errorf("key retention %s is shorter than the access TTL %s: tokens would outlive their key", c.KeyRetention, c.AccessTTL))

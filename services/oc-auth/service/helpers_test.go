@@ -55,8 +55,21 @@ type env struct {
 	cancel  context.CancelFunc
 }
 
+// keysKey returns a fresh key sealing the signing keys.
+func keysKey(t testing.TB) []byte {
+	t.Helper()
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func newEnv(t testing.TB, st store.Store, cfg service.Config) *env {
 	t.Helper()
+	if cfg.KeysKey == nil {
+		cfg.KeysKey = keysKey(t) // kept across restarts, as a deployment keeps it
+	}
 	e := &env{t: t, store: st, cfg: cfg, logs: &testenv.Buffer{}}
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*e.handler.Load()).ServeHTTP(w, r)

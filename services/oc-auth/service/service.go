@@ -28,6 +28,7 @@ import (
 	"github.com/opencloud/opencloud/services/oc-auth/internal/keys"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/login"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/oidcstorage"
+	"github.com/opencloud/opencloud/services/oc-auth/internal/throttle"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
 )
 
@@ -47,11 +48,12 @@ type Deps struct {
 
 // Service is oc-auth; it implements server.Component.
 type Service struct {
-	cfg     Config
-	log     *slog.Logger
-	handler http.Handler
-	storage *oidcstorage.Storage
-	keys    *keys.Manager
+	cfg      Config
+	log      *slog.Logger
+	handler  http.Handler
+	storage  *oidcstorage.Storage
+	keys     *keys.Manager
+	attempts *throttle.Limiter
 }
 
 var _ server.Component = (*Service)(nil)
@@ -92,9 +94,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	km, err := keys.Open(ctx, deps.Store, cfg.KeyRetention)
+	km, err := keys.Open(ctx, deps.Store, cfg.KeyRetention, cfg.KeysKey)
 	if err != nil {
 		return nil, err
+	}
+	proxies, err := throttle.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("oc-auth configuration: trusted proxies (OC_TRUSTED_PROXIES): %w", err)
 	}
 	if err := bootstrap(ctx, cfg, log, um, cm, km, events); err != nil {
 		return nil, err
@@ -119,9 +125,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		Name: Name, Prefix: Prefix, Logger: base, Metrics: deps.Metrics, Checks: checks, SwaggerInstance: Name,
 	})
 
+	// The login page and the password change count guesses together.
+	attempts := throttle.New(throttle.DefaultPolicy(), cfg.now)
 	lh := login.New(login.Handler{
 		Issuer: cfg.Issuer, Path: cfg.Issuer + "/login", Requests: st, Sessions: st, Users: um, Provider: provider,
-		Log: log, Count: loginCounter(deps.Metrics), Now: cfg.now,
+		Log: log, Count: loginCounter(deps.Metrics), Now: cfg.now, Attempts: attempts, Proxies: proxies,
 		Names: func(ctx context.Context, id string) string {
 			if c, err := cm.Get(ctx, id); err == nil && c.Name != "" {
 				return c.Name
@@ -142,13 +150,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	engine.GET(Prefix+"/logged-out", gin.WrapF(lh.LoggedOut))
 
 	api.Use(server.RequireToken(keys.NewVerifier(cfg.Issuer, km)))
-	a := &httpapi.API{Users: um, Clients: cm, Keys: km, Sessions: st, Log: log}
+	a := &httpapi.API{Users: um, Clients: cm, Keys: km, Sessions: st, Log: log, Attempts: attempts, Proxies: proxies}
 	if events != nil {
 		a.Events = events
 	}
 	a.Register(api)
 
-	return &Service{cfg: cfg, log: log, handler: engine, storage: st, keys: km}, nil
+	return &Service{cfg: cfg, log: log, handler: engine, storage: st, keys: km, attempts: attempts}, nil
 }
 
 func newProvider(cfg Config, st *oidcstorage.Storage, log *slog.Logger) (*op.Provider, error) {
@@ -215,6 +223,19 @@ func bootstrap(ctx context.Context, cfg Config, log *slog.Logger, um *users.Mana
 			log.Info("configured the service client", "client_id", cfg.ServiceClientID)
 		}
 	}
+	sealed, err := km.Seal(ctx)
+	if err != nil {
+		return fmt.Errorf("oc-auth: seal the signing keys: %w", err)
+	}
+	if sealed > 0 {
+		log.Info("sealed the signing keys stored in clear", "keys", sealed)
+	}
+	if err := km.Check(ctx); err != nil {
+		if errors.Is(err, keys.ErrUnreadable) {
+			return fmt.Errorf("oc-auth: %w. Set OC_AUTH_KEYS_KEY (in the all-in-one binary: the file auth.key in the data directory) back to the key the signing keys were sealed with. If it is lost, delete the stored signing keys (collection auth_signing_keys) and start again: a new key is made, and every user signs in again", err)
+		}
+		return fmt.Errorf("oc-auth: signing keys: %w", err)
+	}
 	keyCreated, err := km.Ensure(ctx)
 	if err != nil {
 		return fmt.Errorf("oc-auth: signing key: %w", err)
@@ -270,6 +291,7 @@ func (s *Service) prune(ctx context.Context) {
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("prune retired keys", "err", err)
 	}
+	s.attempts.Prune()
 	if n > 0 || k > 0 {
 		s.log.Debug("pruned", "sessions", n, "keys", k)
 	}

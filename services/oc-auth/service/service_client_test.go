@@ -225,6 +225,7 @@ func TestServiceClientConfig(t *testing.T) {
 			st := testenv.SQLiteStore(t)
 			_, err := service.New(context.Background(), service.Config{
 				Issuer: "http://localhost:8000/auth", AdminPassword: adminPassword, ServiceClientID: tc.id, ServiceClientSecret: tc.secret,
+				KeysKey: keysKey(t),
 			}, service.Deps{Store: st})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want %q", err, tc.want)

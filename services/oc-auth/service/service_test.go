@@ -630,19 +630,30 @@ func TestFirstAdminGenerated(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	for name, c := range map[string]service.Config{
-		"no issuer":            {},
-		"relative issuer":      {Issuer: "/auth"},
-		"issuer with query":    {Issuer: "http://x/auth?a=b"},
-		"short admin password": {Issuer: "http://x/auth", AdminPassword: "short"},
-		"bad admin user":       {Issuer: "http://x/auth", AdminUser: "Admin User"},
-		"bad redirect":         {Issuer: "http://x/auth", WebRedirectURIs: []string{"/callback"}},
-		"retention under ttl":  {Issuer: "http://x/auth", AccessTTL: time.Hour, KeyRetention: time.Minute},
-		"negative refresh ttl": {Issuer: "http://x/auth", RefreshTTL: -time.Hour},
-		"negative session ttl": {Issuer: "http://x/auth", SessionTTL: -time.Hour},
+	key := keysKey(t)
+	for name, c := range map[string]struct {
+		cfg  service.Config
+		want string
+	}{
+		"no issuer":            {service.Config{KeysKey: key}, "issuer"},
+		"relative issuer":      {service.Config{Issuer: "/auth", KeysKey: key}, "issuer"},
+		"issuer with query":    {service.Config{Issuer: "http://x/auth?a=b", KeysKey: key}, "issuer"},
+		"short admin password": {service.Config{Issuer: "http://x/auth", AdminPassword: "short", KeysKey: key}, "admin password"},
+		"bad admin user":       {service.Config{Issuer: "http://x/auth", AdminUser: "Admin User", KeysKey: key}, "admin user"},
+		"bad redirect":         {service.Config{Issuer: "http://x/auth", WebRedirectURIs: []string{"/callback"}, KeysKey: key}, "web redirect URIs"},
+		"retention under ttl":  {service.Config{Issuer: "http://x/auth", AccessTTL: time.Hour, KeyRetention: time.Minute, KeysKey: key}, "key retention"},
+		"negative refresh ttl": {service.Config{Issuer: "http://x/auth", RefreshTTL: -time.Hour, KeysKey: key}, "refresh TTL"},
+		"negative session ttl": {service.Config{Issuer: "http://x/auth", SessionTTL: -time.Hour, KeysKey: key}, "session TTL"},
+		"no keys key":          {service.Config{Issuer: "http://x/auth"}, "OC_AUTH_KEYS_KEY): 0 bytes, want 32"},
+		"short keys key":       {service.Config{Issuer: "http://x/auth", KeysKey: key[:16]}, "OC_AUTH_KEYS_KEY): 16 bytes, want 32"},
+		"bad trusted proxy": {service.Config{Issuer: "http://x/auth", KeysKey: key, TrustedProxies: []string{"10.0.0.1", "traefik"}},
+			`OC_TRUSTED_PROXIES): "traefik" is neither an IP address nor a CIDR range`},
+		"every proxy trusted": {service.Config{Issuer: "http://x/auth", KeysKey: key, TrustedProxies: []string{"0.0.0.0/0"}},
+			`OC_TRUSTED_PROXIES): "0.0.0.0/0" trusts every address`},
 	} {
-		if _, err := service.New(context.Background(), c, service.Deps{Store: backends[0].open(t)}); err == nil {
-			t.Errorf("%s: accepted", name)
+		_, err := service.New(context.Background(), c.cfg, service.Deps{Store: backends[0].open(t)})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
 		}
 	}
 }

@@ -35,7 +35,7 @@ func New(baseURL string, token TokenSource, hc *http.Client) *Client {
 func (c *Client) Ready(ctx context.Context) error { return c.c.Ready(ctx, Prefix) }
 
 // Prepare makes sure execution executionID of workflow workflowID has its
-// namespace, service account, Role and RoleBinding (admin role); an
+// namespace, service accounts, Role and RoleBinding (admin role); an
 // execution using storages needs PrepareWith.
 func (c *Client) Prepare(ctx context.Context, executionID, workflowID string) (datacenter.Prepared, error) {
 	var out datacenter.Prepared

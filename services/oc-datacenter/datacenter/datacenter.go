@@ -42,15 +42,21 @@ type Object struct {
 
 // Prepared is what exists for an execution once it is prepared.
 type Prepared struct {
-	ExecutionID    string `json:"execution_id" example:"3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"`
-	WorkflowID     string `json:"workflow_id" example:"6b0e3c6c-4d0a-4d21-9a43-0e4c1d7b9f10"`
-	Namespace      string `json:"namespace" example:"oc-3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"`
-	ServiceAccount string `json:"service_account" example:"oc-executor"`
-	Role           string `json:"role" example:"oc-executor"`
-	RoleBinding    string `json:"role_binding" example:"oc-executor"`
-	// Objects lists the namespace, service account, Role and RoleBinding in
-	// that order, then one Secret per storage in the order asked, with what
-	// was done. A Secret's value is never shown.
+	ExecutionID string `json:"execution_id" example:"3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"`
+	WorkflowID  string `json:"workflow_id" example:"6b0e3c6c-4d0a-4d21-9a43-0e4c1d7b9f10"`
+	Namespace   string `json:"namespace" example:"oc-3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"`
+	// ServiceAccount is the account the steps' pods run as: no rights, no
+	// token mounted.
+	ServiceAccount string `json:"service_account" example:"oc-workload"`
+	// ExecutorServiceAccount is the account of Argo's executor, the only
+	// one that may read the execution's S3 Secrets.
+	ExecutorServiceAccount string `json:"executor_service_account" example:"oc-executor"`
+	Role                   string `json:"role" example:"oc-executor"`
+	RoleBinding            string `json:"role_binding" example:"oc-executor"`
+	// Objects lists the namespace, the workload's service account, the
+	// executor's service account and its token Secret, the Role and the
+	// RoleBinding in that order, then one Secret per storage in the order
+	// asked, with what was done. A Secret's value is never shown.
 	Objects []Object `json:"objects"`
 }
 

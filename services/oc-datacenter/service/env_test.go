@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/opencloud/opencloud/libs/apiclient"
 	"github.com/opencloud/opencloud/libs/apierror"
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/authn/authntest"
@@ -23,6 +24,7 @@ import (
 	catalogclient "github.com/opencloud/opencloud/services/oc-catalog/client"
 	catalogservice "github.com/opencloud/opencloud/services/oc-catalog/service"
 	"github.com/opencloud/opencloud/services/oc-scheduler/executions"
+	schedulerservice "github.com/opencloud/opencloud/services/oc-scheduler/service"
 
 	"github.com/opencloud/opencloud/services/oc-datacenter/client"
 	"github.com/opencloud/opencloud/services/oc-datacenter/service"
@@ -30,10 +32,11 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// The users of the tests.
+// The users of the tests, and the services' own identity.
 var (
-	alice = authntest.User("alice", "lab-a")
-	root  = authntest.Admin("root")
+	alice    = authntest.User("alice", "lab-a")
+	root     = authntest.Admin("root")
+	services = authntest.Admin("oc-services")
 )
 
 const (
@@ -42,9 +45,11 @@ const (
 	retention   = time.Hour
 )
 
-// env is oc-catalog and oc-datacenter behind one gateway, sharing a store,
-// an embedded NATS and a token issuer; with a cluster, kube is an admin
-// client of it for the tests to look at what the service made.
+// env is oc-catalog, oc-scheduler and oc-datacenter behind one gateway,
+// sharing an embedded NATS and a token issuer; oc-scheduler keeps its
+// executions in a store of its own, which execs writes the tests'
+// executions to. With a cluster, kube is an admin client of it for the
+// tests to look at what the service made.
 type env struct {
 	t     testing.TB
 	ctx   context.Context
@@ -102,8 +107,17 @@ func start(t testing.TB, st store.Store, kubeconfig string, opts ...func(*servic
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The scheduler family alone holds the executions: oc-datacenter asks
+	// oc-scheduler, with the services' identity.
+	schedStore := testenv.SQLiteStore(t)
+	sched, err := schedulerservice.New(ctx, schedulerservice.Deps{Logger: log, Store: schedStore, NATS: nc, Verifier: v,
+		PeerID: peerID, GatewayURL: gw.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
 	base := service.Deps{Logger: log, Store: st, NATS: nc, Verifier: v, PeerID: peerID,
-		GatewayURL: gw.URL, Kubeconfig: kubeconfig, Cluster: clusterName, Retention: retention, CredentialsKey: credentialsKey}
+		GatewayURL: gw.URL, Kubeconfig: kubeconfig, Cluster: clusterName, Retention: retention, CredentialsKey: credentialsKey,
+		ServiceToken: apiclient.StaticToken(iss.Token(services))}
 	for _, o := range opts {
 		o(&base)
 	}
@@ -111,8 +125,8 @@ func start(t testing.TB, st store.Store, kubeconfig string, opts ...func(*servic
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw.Mount(cat, dc)
-	execs, err := executions.Open(ctx, st)
+	gw.Mount(cat, dc, sched)
+	execs, err := executions.Open(ctx, schedStore)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,11 +31,21 @@ func actions(p datacenter.Prepared) []datacenter.Action {
 	return out
 }
 
-func all(a datacenter.Action) []datacenter.Action { return []datacenter.Action{a, a, a, a} }
+// fixedObjects is how many objects every execution has besides its S3
+// Secrets: namespace, two service accounts, token Secret, Role, RoleBinding.
+const fixedObjects = 6
 
-// Preparing twice makes the four objects once, as specified, then finds
-// them unchanged; a Role, binding or label changed behind its back is put
-// back on the next call.
+func all(a datacenter.Action) []datacenter.Action {
+	out := make([]datacenter.Action, fixedObjects)
+	for i := range out {
+		out[i] = a
+	}
+	return out
+}
+
+// Preparing twice makes the six objects once, as specified, then finds
+// them unchanged; a Role, binding, label, service account or token Secret
+// changed behind its back is put back on the next call.
 func TestPrepare(t *testing.T) {
 	e := withCluster(t, testenv.SQLiteStore(t))
 	ctx := context.Background()
@@ -49,10 +59,11 @@ func TestPrepare(t *testing.T) {
 	if !slices.Equal(actions(p), all(datacenter.Created)) {
 		t.Errorf("first prepare: %v, want all created", actions(p))
 	}
-	want := datacenter.Prepared{ExecutionID: id, WorkflowID: wf, Namespace: ns, ServiceAccount: execution.ServiceAccount,
-		Role: provision.RoleName, RoleBinding: provision.RoleName}
+	want := datacenter.Prepared{ExecutionID: id, WorkflowID: wf, Namespace: ns, ServiceAccount: execution.WorkloadServiceAccount,
+		ExecutorServiceAccount: execution.ExecutorServiceAccount, Role: provision.RoleName, RoleBinding: provision.RoleName}
 	p.Objects = nil
 	if p.ExecutionID != want.ExecutionID || p.Namespace != want.Namespace || p.ServiceAccount != want.ServiceAccount ||
+		p.ExecutorServiceAccount != want.ExecutorServiceAccount ||
 		p.Role != want.Role || p.RoleBinding != want.RoleBinding || p.WorkflowID != wf {
 		t.Errorf("prepared %+v, want %+v", p, want)
 	}
@@ -92,11 +103,24 @@ func TestPrepare(t *testing.T) {
 	if _, err := e.kube.CoreV1().Namespaces().Update(ctx, nsObj, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// ...gives the workload its token back and deletes the executor's.
+	sa, err := e.kube.CoreV1().ServiceAccounts(ns).Get(ctx, execution.WorkloadServiceAccount, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa.AutomountServiceAccountToken = nil
+	if _, err := e.kube.CoreV1().ServiceAccounts(ns).Update(ctx, sa, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.kube.CoreV1().Secrets(ns).Delete(ctx, execution.ExecutorTokenSecret, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	fixed, err := e.as(root).Prepare(ctx, id, wf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantActions := []datacenter.Action{datacenter.Updated, datacenter.Unchanged, datacenter.Updated, datacenter.Updated}
+	wantActions := []datacenter.Action{datacenter.Updated, datacenter.Updated, datacenter.Unchanged, datacenter.Created,
+		datacenter.Updated, datacenter.Updated}
 	if !slices.Equal(actions(fixed), wantActions) {
 		t.Errorf("prepare after drift: %v, want %v", actions(fixed), wantActions)
 	}
@@ -113,8 +137,9 @@ func TestPrepare(t *testing.T) {
 	e.checkObjects(id, wf)
 }
 
-// checkObjects asserts the namespace, service account, Role and binding of
-// execution id are as specified, the Role granting its S3 Secrets.
+// checkObjects asserts the namespace, service accounts, token Secret, Role
+// and binding of execution id are as specified, the Role granting its S3
+// Secrets to the executor's account only.
 func (e *env) checkObjects(id, wf string, secrets ...string) {
 	e.t.Helper()
 	ctx := context.Background()
@@ -132,11 +157,24 @@ func (e *env) checkObjects(id, wf string, secrets ...string) {
 		e.t.Fatal(err)
 	}
 	hasLabels("namespace", n.Labels)
-	sa, err := e.kube.CoreV1().ServiceAccounts(ns).Get(ctx, execution.ServiceAccount, metav1.GetOptions{})
+	for _, name := range []string{execution.WorkloadServiceAccount, execution.ExecutorServiceAccount} {
+		sa, err := e.kube.CoreV1().ServiceAccounts(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		hasLabels("service account "+name, sa.Labels)
+		if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+			e.t.Errorf("service account %s: automountServiceAccountToken %v, want false", name, sa.AutomountServiceAccountToken)
+		}
+	}
+	token, err := e.kube.CoreV1().Secrets(ns).Get(ctx, execution.ExecutorTokenSecret, metav1.GetOptions{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	hasLabels("service account", sa.Labels)
+	hasLabels("token secret", token.Labels)
+	if token.Type != corev1.SecretTypeServiceAccountToken || token.Annotations[corev1.ServiceAccountNameKey] != execution.ExecutorServiceAccount {
+		e.t.Errorf("token secret %s for %q", token.Type, token.Annotations[corev1.ServiceAccountNameKey])
+	}
 	role, err := e.kube.RbacV1().Roles(ns).Get(ctx, provision.RoleName, metav1.GetOptions{})
 	if err != nil {
 		e.t.Fatal(err)
@@ -149,7 +187,7 @@ func (e *env) checkObjects(id, wf string, secrets ...string) {
 		e.t.Fatal(err)
 	}
 	wantRef := rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: provision.RoleName}
-	wantSubj := []rbacv1.Subject{{Kind: "ServiceAccount", Name: execution.ServiceAccount, Namespace: ns}}
+	wantSubj := []rbacv1.Subject{{Kind: "ServiceAccount", Name: execution.ExecutorServiceAccount, Namespace: ns}}
 	if rb.RoleRef != wantRef || !slices.Equal(rb.Subjects, wantSubj) {
 		e.t.Errorf("role binding %+v %+v", rb.RoleRef, rb.Subjects)
 	}
@@ -208,7 +246,7 @@ func TestExecutorPermissions(t *testing.T) {
 		{execution.Namespace(other), "argoproj.io", "workflowtaskresults", "", "create", false, ""},
 	} {
 		sar := &authv1.SubjectAccessReview{Spec: authv1.SubjectAccessReviewSpec{
-			User:   "system:serviceaccount:" + ns + ":" + execution.ServiceAccount,
+			User:   "system:serviceaccount:" + ns + ":" + execution.ExecutorServiceAccount,
 			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
 			ResourceAttributes: &authv1.ResourceAttributes{Namespace: tc.ns, Group: tc.group, Resource: tc.resource,
 				Subresource: tc.sub, Verb: tc.verb, Name: tc.name},

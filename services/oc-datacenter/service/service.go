@@ -3,7 +3,7 @@
 //
 //	@title						OpenCloud datacenter API
 //	@version					1.0
-//	@description				This peer's Kubernetes side: each execution's namespace, service account, RBAC for Argo and S3 credentials Secrets, removed after a retention period once the execution has ended; the S3 credentials of this peer's storages, kept encrypted (OC_DATACENTER_CREDENTIALS_KEY); the cluster's nodes, published in the catalog as compute resources. Every route needs a bearer token from oc-auth, and the routes that write need the admin role. Without a kubeconfig (OC_KUBECONFIG) the service runs, /datacenter/readyz says so, and the routes needing the cluster answer 503 no_cluster. Errors are {"error": {"code", "message", "details"}}.
+//	@description				This peer's Kubernetes side: each execution's namespace, service accounts (the steps' without any right, Argo's executor's), RBAC for Argo's executor and S3 credentials Secrets only the executor may read, removed after a retention period once the execution has ended; the S3 credentials of this peer's storages, kept encrypted (OC_DATACENTER_CREDENTIALS_KEY); the cluster's nodes, published in the catalog as compute resources. Every route needs a bearer token from oc-auth, and the routes that write need the admin role. Without a kubeconfig (OC_KUBECONFIG) the service runs, /datacenter/readyz says so, and the routes needing the cluster answer 503 no_cluster. Errors are {"error": {"code", "message", "details"}}.
 //	@BasePath					/datacenter
 //	@securityDefinitions.apikey	BearerAuth
 //	@in							header
@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/opencloud/opencloud/libs/apiclient"
+	"github.com/opencloud/opencloud/libs/apierror"
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/broker"
 	"github.com/opencloud/opencloud/libs/resource"
@@ -32,7 +33,7 @@ import (
 	"github.com/opencloud/opencloud/libs/store"
 
 	catalogclient "github.com/opencloud/opencloud/services/oc-catalog/client"
-	"github.com/opencloud/opencloud/services/oc-scheduler/executions"
+	schedclient "github.com/opencloud/opencloud/services/oc-scheduler/client"
 
 	"github.com/opencloud/opencloud/services/oc-datacenter/datacenter"
 	// Registers the "datacenter" Swagger instance served at /datacenter/swagger/.
@@ -65,8 +66,12 @@ type Deps struct {
 	Metrics  *server.Metrics // nil: a registry of its own
 
 	PeerID     string       // "": DefaultPeerID
-	GatewayURL string       // where oc-catalog is reached; "": DefaultGatewayURL
+	GatewayURL string       // where oc-catalog and oc-scheduler are reached; "": DefaultGatewayURL
 	HTTPClient *http.Client // nil: a client with a 10 s timeout
+	// ServiceToken is the services' own identity (an admin), with which the
+	// sweep asks oc-scheduler whether executions are over; nil: namespaces
+	// are not swept.
+	ServiceToken apiclient.TokenSource
 
 	// Kubeconfig is the path of the kubeconfig of this peer's cluster; ""
 	// runs the service without a cluster.
@@ -86,11 +91,14 @@ type Deps struct {
 
 // Service is oc-datacenter; it implements server.Component.
 type Service struct {
-	handler http.Handler
-	prov    *provision.Provisioner // nil without a cluster
-	execs   *executions.Store
-	every   time.Duration
-	log     *slog.Logger
+	handler  http.Handler
+	prov     *provision.Provisioner // nil without a cluster
+	sched    *schedclient.Client    // nil without ServiceToken
+	gateway  *apiclient.Client
+	token    apiclient.TokenSource
+	verifier authn.Verifier
+	every    time.Duration
+	log      *slog.Logger
 }
 
 var _ server.Component = (*Service)(nil)
@@ -143,10 +151,6 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		return nil, fmt.Errorf("datacenter: the credentials key has %d bytes, want %d (OC_DATACENTER_CREDENTIALS_KEY: base64 of 32 random bytes)", len(d.CredentialsKey), credentials.KeySize)
 	}
 	log := d.Logger.With("service", "datacenter")
-	execs, err := executions.Open(ctx, d.Store)
-	if err != nil {
-		return nil, fmt.Errorf("datacenter: %w", err)
-	}
 	var keeper *credentials.Keeper
 	if d.CredentialsKey != nil {
 		repo, err := dcstore.OpenCredentials(ctx, d.Store)
@@ -159,7 +163,11 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	} else {
 		log.Warn("no credentials key: set OC_DATACENTER_CREDENTIALS_KEY; executions using storages cannot be prepared until then")
 	}
-	s := &Service{execs: execs, every: d.SweepInterval, log: log}
+	s := &Service{every: d.SweepInterval, log: log, token: d.ServiceToken, verifier: d.Verifier}
+	if d.ServiceToken != nil {
+		s.sched = schedclient.New(d.GatewayURL, d.ServiceToken, d.HTTPClient)
+		s.gateway = apiclient.New(d.GatewayURL, d.ServiceToken, d.HTTPClient)
+	}
 
 	kubeCheck := func(context.Context) error { return errors.New(NoKubeconfig) }
 	var cluster httpapi.Cluster
@@ -178,6 +186,9 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		cluster = kubeCluster{cs: cs, prov: s.prov}
 		kubeCheck = func(ctx context.Context) error { return apiReady(ctx, cs, cfg) }
 		log.Info("kubernetes cluster configured", "cluster", d.Cluster, "server", cfg.Host, "retention", d.Retention)
+		if d.ServiceToken == nil {
+			log.Warn("no service identity (OC_SERVICE_CLIENT_SECRET): the namespaces of ended executions are kept until it is set")
+		}
 	} else {
 		log.Warn("no Kubernetes cluster: set OC_KUBECONFIG; executions cannot be prepared until then")
 	}
@@ -239,26 +250,63 @@ func (s *Service) Run(ctx context.Context) error {
 // SweepResult is what one sweep did.
 type SweepResult = provision.SweepResult
 
-// ErrNoCluster is Sweep's error on a peer without a cluster.
-var ErrNoCluster = errors.New("datacenter: no Kubernetes cluster configured")
+// Errors of Sweep.
+var (
+	// ErrNoCluster is Sweep's error on a peer without a cluster.
+	ErrNoCluster = errors.New("datacenter: no Kubernetes cluster configured")
+	// ErrNoScheduler: oc-scheduler cannot tell which executions are over
+	// (no service identity, or it cannot be reached); nothing is swept.
+	ErrNoScheduler = errors.New("datacenter: oc-scheduler cannot say which executions are over")
+)
 
 // Sweep deletes, once, the namespaces of executions over for more than the
-// retention at now (Run calls it periodically). An execution the store
-// does not know counts as over since its namespace was created.
+// retention at now (Run calls it periodically); it asks oc-scheduler,
+// which owns the executions, with the services' identity. An execution
+// oc-scheduler does not know counts as over since its namespace was created.
 func (s *Service) Sweep(ctx context.Context, now time.Time) (SweepResult, error) {
 	if s.prov == nil {
 		return SweepResult{}, ErrNoCluster
 	}
+	if err := s.schedulerUp(ctx); err != nil {
+		return SweepResult{}, err
+	}
 	return s.prov.Sweep(ctx, now, s.ended)
 }
 
+// schedulerUp checks, before a sweep, that oc-scheduler answers and that
+// the services' identity may see every execution: only then does "not
+// found" mean that an execution does not exist (a gateway without the
+// route, or a user's identity, answers 404 too).
+func (s *Service) schedulerUp(ctx context.Context) error {
+	if s.sched == nil {
+		return fmt.Errorf("%w: no service identity (OC_SERVICE_CLIENT_ID, OC_SERVICE_CLIENT_SECRET)", ErrNoScheduler)
+	}
+	token, err := s.token(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: obtain the services' token: %w", ErrNoScheduler, err)
+	}
+	p, err := s.verifier.Verify(ctx, token)
+	if err != nil {
+		return fmt.Errorf("%w: the services' token is not accepted: %w", ErrNoScheduler, err)
+	}
+	if !p.IsAdmin() {
+		return fmt.Errorf("%w: the services' identity %q is not an admin (check OC_SERVICE_CLIENT_ID)", ErrNoScheduler, p.Subject)
+	}
+	if err := s.gateway.Health(ctx, schedclient.Prefix); err != nil {
+		return fmt.Errorf("%w: %w", ErrNoScheduler, err)
+	}
+	return nil
+}
+
+// ended implements provision.Ended with oc-scheduler's answer.
 func (s *Service) ended(ctx context.Context, id string) (time.Time, bool, error) {
-	e, err := s.execs.Get(ctx, id)
-	if errors.Is(err, executions.ErrNotFound) {
+	e, err := s.sched.Get(ctx, id)
+	var ae *apierror.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && ae.Code == "not_found" {
 		return time.Time{}, true, nil
 	}
 	if err != nil {
-		return time.Time{}, false, err
+		return time.Time{}, false, fmt.Errorf("ask oc-scheduler: %w", err)
 	}
 	if !e.State.Terminal() {
 		return time.Time{}, false, nil

@@ -42,7 +42,7 @@ func (e *env) checkSecret(id, wf string, ref resource.Ref, access, secret string
 	}
 }
 
-// secretCount is how many Secrets OpenCloud made in execution id's namespace.
+// secretCount is how many S3 Secrets OpenCloud made in execution id's namespace.
 func (e *env) secretCount(id string) int {
 	e.t.Helper()
 	list, err := e.kube.CoreV1().Secrets(execution.Namespace(id)).List(context.Background(),
@@ -50,7 +50,13 @@ func (e *env) secretCount(id string) int {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return len(list.Items)
+	n := 0
+	for _, s := range list.Items {
+		if s.Annotations[provision.AnnotationStorage] != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // Prepare puts each storage's credentials in the namespace as the Secret
@@ -81,7 +87,7 @@ func TestPrepareStorages(t *testing.T) {
 			{Kind: "Secret", Name: execution.S3SecretName(refA), Namespace: execution.Namespace(id), Action: datacenter.Created},
 			{Kind: "Secret", Name: execution.S3SecretName(refB), Namespace: execution.Namespace(id), Action: datacenter.Created},
 		}
-		if len(p.Objects) != 6 || !slices.Equal(actions(p)[:4], all(datacenter.Created)) || !slices.Equal(p.Objects[4:], want) {
+		if len(p.Objects) != fixedObjects+2 || !slices.Equal(actions(p)[:fixedObjects], all(datacenter.Created)) || !slices.Equal(p.Objects[fixedObjects:], want) {
 			t.Fatalf("objects %+v", p.Objects)
 		}
 		e.checkSecret(id, wf, refA, "AK-A", "secret-a/+=")
@@ -92,7 +98,7 @@ func TestPrepareStorages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if acts := actions(again); len(acts) != 6 || slices.ContainsFunc(acts, func(a datacenter.Action) bool { return a != datacenter.Unchanged }) {
+		if acts := actions(again); len(acts) != fixedObjects+2 || slices.ContainsFunc(acts, func(a datacenter.Action) bool { return a != datacenter.Unchanged }) {
 			t.Errorf("second prepare: %v, want all unchanged", acts)
 		}
 

@@ -35,8 +35,8 @@ type Deps struct {
 	Metrics  *server.Metrics
 }
 
-// Service is oc-monitord. Its API arrives with a later issue; today it serves
-// health, readiness, metrics and its (empty) Swagger page.
+// Service is oc-monitord's standalone server: health, readiness, metrics
+// and its (empty) Swagger page. The worker itself is package worker.
 type Service struct {
 	handler http.Handler
 }
@@ -66,5 +66,6 @@ func (s *Service) Prefix() string { return "/monitord" }
 // Handler implements server.Component.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run implements server.Component; the service has no background work yet.
+// Run implements server.Component; the server has no background work: the
+// workers run as processes, Jobs or goroutines of their own.
 func (s *Service) Run(context.Context) error { return nil }

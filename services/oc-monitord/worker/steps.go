@@ -188,22 +188,40 @@ func (p plan) observe(status wfv1.WorkflowStatus, prev []execution.Step) ([]exec
 	return next, changes
 }
 
-// finish ends every step still pending or running as to, at at, with msg
-// (the Workflow ended without Argo ending them: stopped, deadline).
-func finish(steps []execution.Step, to execution.State, at time.Time, msg string) ([]execution.Step, []change) {
+// finish ends the steps of an execution that ended in state ended: a step
+// still pending or running (the Workflow ended without Argo ending it:
+// stopped, deadline) becomes to, with msg when given; a step that never
+// started, listed or not, becomes ended.UnrunStep() (skipped, or
+// cancelled with a cancelled execution), so that no step of an ended
+// execution still reads scheduled.
+func (p plan) finish(steps []execution.Step, ended, to execution.State, at time.Time, msg string) ([]execution.Step, []change) {
 	next := slices.Clone(steps)
+	listed := make(map[string]bool, len(next))
+	for _, s := range next {
+		listed[s.Node] = true
+	}
+	for id, s := range p.base {
+		if !listed[id] {
+			s.Node, s.State = id, execution.Scheduled
+			next = append(next, s)
+		}
+	}
+	slices.SortStableFunc(next, func(a, b execution.Step) int { return p.pos[a.Node] - p.pos[b.Node] })
 	var changes []change
 	for i, s := range next {
-		// A step that never started stays as booked, unless the whole
-		// execution was cancelled: it will not run.
-		if rank(s.State) == 2 || (rank(s.State) < 0 && to != execution.Cancelled) {
+		from := s.State
+		switch {
+		case from.Unrun():
+			s.State = ended.UnrunStep()
+		case rank(from) < 2:
+			s.State = to
+			if msg != "" {
+				s.Message = msg
+			}
+		default:
 			continue
 		}
-		from := s.State
-		s.State, s.FinishedAt = to, &at
-		if msg != "" {
-			s.Message = msg
-		}
+		s.FinishedAt = &at
 		next[i] = s
 		changes = append(changes, change{step: s, from: from})
 	}

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -170,7 +171,7 @@ func TestFinishAndFirstFailed(t *testing.T) {
 		{Node: "fetch", State: execution.Failed, FinishedAt: at(5), Message: "late"},
 		{Node: "ndvi.v2", State: execution.Running, StartedAt: at(1)},
 	}
-	got, changes := finish(steps, execution.Cancelled, *at(9), "")
+	got, changes := p.finish(steps, execution.Cancelled, execution.Cancelled, *at(9), "")
 	if got[0].State != execution.Failed || got[1].State != execution.Cancelled || !got[1].FinishedAt.Equal(*at(9)) ||
 		len(changes) != 1 || changes[0].from != execution.Running {
 		t.Errorf("finish: %+v %+v", got, changes)
@@ -188,6 +189,59 @@ func TestFinishAndFirstFailed(t *testing.T) {
 	}
 	if _, ok := p.firstFailed(steps[:0]); ok {
 		t.Error("no step failed")
+	}
+}
+
+// TestFinishUnrun: the steps that never started end skipped (listed as
+// booked or not listed yet), or cancelled with a cancelled execution; the
+// ones that started end as the Workflow's end says.
+func TestFinishUnrun(t *testing.T) {
+	p := testPlan()
+	for _, tc := range []struct {
+		name      string
+		steps     []execution.Step
+		ended, to execution.State
+		want      []string // node:state
+		moves     []string // node:from>to
+	}{
+		{"failed first, second booked", []execution.Step{
+			{Node: "fetch", State: execution.Failed, FinishedAt: at(3)},
+			{Node: "ndvi.v2", State: execution.Scheduled},
+		}, execution.Failed, execution.Failed, []string{"fetch:failed", "ndvi.v2:skipped"}, []string{"ndvi.v2:scheduled>skipped"}},
+		{"failed first, second not listed", []execution.Step{
+			{Node: "fetch", State: execution.Failed, FinishedAt: at(3)},
+		}, execution.Failed, execution.Failed, []string{"fetch:failed", "ndvi.v2:skipped"}, []string{"ndvi.v2:scheduled>skipped"}},
+		{"nothing listed, succeeded", nil, execution.Succeeded, execution.Failed,
+			[]string{"fetch:skipped", "ndvi.v2:skipped"}, []string{"fetch:scheduled>skipped", "ndvi.v2:scheduled>skipped"}},
+		{"cancelled while the first ran", []execution.Step{
+			{Node: "fetch", State: execution.Running, StartedAt: at(1)},
+			{Node: "ndvi.v2", State: execution.Scheduled},
+		}, execution.Cancelled, execution.Cancelled, []string{"fetch:cancelled", "ndvi.v2:cancelled"},
+			[]string{"fetch:running>cancelled", "ndvi.v2:scheduled>cancelled"}},
+		{"stopped while pending", []execution.Step{
+			{Node: "fetch", State: StepPending},
+		}, execution.Failed, execution.Failed, []string{"fetch:failed", "ndvi.v2:skipped"},
+			[]string{"fetch:pending>failed", "ndvi.v2:scheduled>skipped"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, changes := p.finish(tc.steps, tc.ended, tc.to, *at(9), "")
+			var states, moves []string
+			for _, s := range got {
+				states = append(states, s.Node+":"+string(s.State))
+				if s.State.Unrun() || s.FinishedAt == nil {
+					t.Errorf("step %+v not ended", s)
+				}
+			}
+			for _, c := range changes {
+				moves = append(moves, c.step.Node+":"+string(c.from)+">"+string(c.step.State))
+			}
+			if !slices.Equal(states, tc.want) || !slices.Equal(moves, tc.moves) {
+				t.Errorf("steps %v, moves %v; want %v, %v", states, moves, tc.want, tc.moves)
+			}
+			if len(got) == 2 && got[1].Node == "ndvi.v2" && got[1].Requests.GPUs != 1 && len(tc.steps) < 2 {
+				t.Errorf("a step not listed lacks its figures: %+v", got[1])
+			}
+		})
 	}
 }
 

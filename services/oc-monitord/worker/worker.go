@@ -123,19 +123,22 @@ func Follow(ctx context.Context, d Deps, id string) error {
 	return err
 }
 
-// hold acquires the execution's lease and renews it until release; ctx
-// ends when the lease is lost (lost then reports true). release gives the
-// lease up when the execution has not ended, for another worker to take
-// it over at once.
+// hold acquires the execution's lease, through which the worker writes
+// (f.lease), and renews it until release; ctx ends when the lease is lost
+// (lost then reports true): taken over, or run out before a renewal went
+// through. release gives the lease up when the execution has not ended,
+// for another worker to take it over at once.
 func (f *follower) hold(ctx context.Context) (context.Context, func() bool, func(), error) {
 	ttl := f.d.LeaseTTL
-	if _, err := f.d.Executions.Acquire(ctx, f.id, f.d.Worker, f.d.Now().Add(ttl), f.d.Now()); err != nil {
+	lease, _, err := f.d.Executions.Hold(ctx, f.id, f.d.Worker, f.d.Now().Add(ttl), f.d.Now())
+	if err != nil {
 		if errors.Is(err, executions.ErrStateChanged) {
 			// It ended (or was given back) meanwhile: the loop reads it again.
 			return ctx, func() bool { return false }, func() {}, nil
 		}
 		return nil, nil, nil, err
 	}
+	f.lease = lease
 	ctx, cancel := context.WithCancel(ctx)
 	var lost atomic.Bool
 	done := make(chan struct{})
@@ -149,10 +152,18 @@ func (f *follower) hold(ctx context.Context) (context.Context, func() bool, func
 				return
 			case <-tick.C:
 			}
-			err := f.d.Executions.Renew(ctx, f.id, f.d.Worker, f.d.Now().Add(ttl))
+			rctx, rcancel := context.WithTimeout(ctx, ttl/3)
+			err := lease.Renew(rctx, f.d.Now().Add(ttl))
+			rcancel()
 			switch {
 			case errors.Is(err, executions.ErrLeaseLost):
-				// Taken over, or ended: in both cases this worker is done.
+				// Taken over, ended, or run out: in each case this worker is done.
+				lost.Store(true)
+				cancel()
+				return
+			case err != nil && ctx.Err() == nil && !f.d.Now().Before(lease.Until()):
+				// Another worker may have the execution by now: stop.
+				f.log.Warn("the lease ran out before it could be renewed; stopping", "err", err)
 				lost.Store(true)
 				cancel()
 				return
@@ -169,7 +180,7 @@ func (f *follower) hold(ctx context.Context) (context.Context, func() bool, func
 		}
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer rcancel()
-		if err := f.d.Executions.Release(rctx, f.id, f.d.Worker); err != nil {
+		if err := lease.Release(rctx); err != nil {
 			f.log.Warn("could not release the lease", "err", err)
 		}
 	}
@@ -219,6 +230,25 @@ type follower struct {
 	kube kubernetes.Interface
 	wfs  argov1.WorkflowInterface
 	logs sync.WaitGroup
+	// lease is the worker's hold on the execution, under which it writes
+	// (nil until hold took it).
+	lease *executions.Lease
+}
+
+// transition and update write under the worker's lease: refused with
+// executions.ErrLeaseLost once the execution is no longer under it.
+func (f *follower) transition(ctx context.Context, from []execution.State, to execution.State, mutate func(*execution.Execution)) (execution.Execution, error) {
+	if f.lease == nil {
+		return execution.Execution{}, fmt.Errorf("execution %s: not held by this worker: %w", f.id, executions.ErrLeaseLost)
+	}
+	return f.lease.Transition(ctx, from, to, mutate)
+}
+
+func (f *follower) update(ctx context.Context, from []execution.State, mutate func(*execution.Execution)) (execution.Execution, error) {
+	if f.lease == nil {
+		return execution.Execution{}, fmt.Errorf("execution %s: not held by this worker: %w", f.id, executions.ErrLeaseLost)
+	}
+	return f.lease.Update(ctx, from, mutate)
 }
 
 func newFollower(d Deps, id string) (*follower, error) {
@@ -271,7 +301,7 @@ func (f *follower) start(ctx context.Context, e execution.Execution) error {
 		if err := f.stop(ctx); err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
-		_, err := f.d.Executions.Transition(ctx, f.id, []execution.State{execution.Starting}, execution.Cancelled,
+		_, err := f.transition(ctx, []execution.State{execution.Starting}, execution.Cancelled,
 			func(x *execution.Execution) { x.Reason = "cancelled before it started" })
 		return err
 	}
@@ -289,6 +319,9 @@ func (f *follower) start(ctx context.Context, e execution.Execution) error {
 	}
 	if err != nil {
 		return f.fail(ctx, execution.Starting, fmt.Sprintf("the workflow cannot run: %v", err), "")
+	}
+	if err := f.waitStart(ctx, e); err != nil {
+		return err
 	}
 	_, err = f.wfs.Create(ctx, w, metav1.CreateOptions{})
 	switch {
@@ -312,7 +345,7 @@ func (f *follower) start(ctx context.Context, e execution.Execution) error {
 	default:
 		f.log.Info("Argo Workflow submitted", "workflow", f.name, "namespace", f.ns)
 	}
-	_, err = f.d.Executions.Transition(ctx, f.id, []execution.State{execution.Starting}, execution.Running, func(x *execution.Execution) {
+	_, err = f.transition(ctx, []execution.State{execution.Starting}, execution.Running, func(x *execution.Execution) {
 		now := f.now()
 		if x.StartedAt == nil {
 			x.StartedAt = &now
@@ -320,6 +353,50 @@ func (f *follower) start(ctx context.Context, e execution.Execution) error {
 		x.Namespace, x.Reason = f.ns, ""
 	})
 	return err
+}
+
+// waitStart holds a prepared execution until its booked start: the daemon
+// claims it OC_SCHEDULERD_LEAD early so that its namespace, its rendering
+// and its validation are done by then, but no step may run before the
+// window its bookings hold. The Workflow is submitted at the start rather
+// than submitted suspended (spec.suspend) and resumed then: Argo starts a
+// Workflow's clock (startedAt, and the activeDeadlineSeconds that bounds
+// it to the booked window) when it is created, suspended or not, so a
+// suspended submission would take the lead out of the window; and the
+// submission stays the one write that starts the run, whose name derives
+// from the execution, so a worker taking over after another died (while
+// waiting or after submitting) finds what was done and never submits
+// twice. The execution is read again every Poll meanwhile: a cancel
+// request, or another writer moving it, ends the wait with
+// ErrStateChanged for the caller to act on the execution as it is.
+func (f *follower) waitStart(ctx context.Context, e execution.Execution) error {
+	left := e.Start.Sub(f.d.Now())
+	if left <= 0 {
+		return nil
+	}
+	f.log.Info("prepared; waiting for the booked start to submit the Argo Workflow", "start", e.Start, "in", left.Round(time.Millisecond))
+	t := time.NewTimer(min(left, f.d.Poll))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		cur, err := f.d.Executions.Get(ctx, f.id)
+		if err != nil {
+			return err
+		}
+		if cur.State != execution.Starting || cur.CancelRequested {
+			return fmt.Errorf("execution %s changed while waiting for its start (%s, cancel requested: %t): %w",
+				f.id, cur.State, cur.CancelRequested, executions.ErrStateChanged)
+		}
+		left = cur.Start.Sub(f.d.Now())
+		if left <= 0 {
+			return nil
+		}
+		t.Reset(min(left, f.d.Poll))
+	}
 }
 
 func notPrepared(ns string) string {
@@ -351,7 +428,7 @@ func (f *follower) prepared(ctx context.Context) (string, error) {
 // fail moves the execution from state from to failed.
 func (f *follower) fail(ctx context.Context, from execution.State, reason, failedStep string) error {
 	f.log.Info("execution failed", "reason", reason)
-	_, err := f.d.Executions.Transition(ctx, f.id, []execution.State{from}, execution.Failed, func(x *execution.Execution) {
+	_, err := f.transition(ctx, []execution.State{from}, execution.Failed, func(x *execution.Execution) {
 		now := f.now()
 		x.Reason, x.FailedStep, x.FinishedAt = reason, failedStep, &now
 	})
@@ -555,7 +632,7 @@ func (r *run) endedElsewhere(ctx context.Context, w *wfv1.Workflow) {
 // record writes the steps as w shows them and announces what moved.
 func (r *run) record(ctx context.Context, w *wfv1.Workflow) error {
 	var changes []change
-	e, err := r.d.Executions.Update(ctx, r.id, []execution.State{execution.Running}, func(x *execution.Execution) {
+	e, err := r.update(ctx, []execution.State{execution.Running}, func(x *execution.Execution) {
 		x.Steps, changes = r.plan.observe(w.Status, x.Steps)
 	})
 	if err != nil {
@@ -576,7 +653,7 @@ func (r *run) announce(ctx context.Context, changes []change, w *wfv1.Workflow) 
 			continue
 		}
 		r.log.Debug("step", "step", c.step.Node, "from", c.from, "to", c.step.State)
-		r.publish(ctx, event.ExecutionState, execution.StateChange{ExecutionID: r.id, WorkflowID: r.e.WorkflowID,
+		r.publish(ctx, event.ExecutionState(r.id), execution.StateChange{ExecutionID: r.id, WorkflowID: r.e.WorkflowID,
 			From: c.from, To: c.step.State, Reason: c.step.Message, Step: c.step.Node, At: r.now()})
 		if rank(c.step.State) == 2 && c.argoNode != "" && w != nil {
 			r.shipLogs(c.step.Node, c.argoNode)
@@ -610,17 +687,17 @@ func (r *run) end(ctx context.Context, w *wfv1.Workflow) error {
 		r.killPods(ctx)
 	}
 	var changes []change
-	_, err := r.d.Executions.Update(ctx, r.id, []execution.State{execution.Running}, func(x *execution.Execution) {
+	_, err := r.update(ctx, []execution.State{execution.Running}, func(x *execution.Execution) {
 		var ended []change
 		x.Steps, changes = r.plan.observe(w.Status, x.Steps)
-		x.Steps, ended = finish(x.Steps, stepEnd, r.now(), "")
+		x.Steps, ended = r.plan.finish(x.Steps, to, stepEnd, r.now(), "")
 		changes = append(changes, ended...)
 	})
 	if err != nil {
 		return err
 	}
 	r.announce(ctx, changes, w)
-	x, err := r.d.Executions.Transition(ctx, r.id, []execution.State{execution.Running}, to, func(x *execution.Execution) {
+	x, err := r.transition(ctx, []execution.State{execution.Running}, to, func(x *execution.Execution) {
 		now := r.now()
 		x.Reason, x.FailedStep, x.FinishedAt = reason, "", &now
 		if to == execution.Failed {
@@ -668,16 +745,16 @@ func (r *run) lost(ctx context.Context) error {
 		return err
 	}
 	if e.CancelRequested {
-		_, err := r.d.Executions.Transition(ctx, r.id, []execution.State{execution.Running}, execution.Cancelled, func(x *execution.Execution) {
+		_, err := r.transition(ctx, []execution.State{execution.Running}, execution.Cancelled, func(x *execution.Execution) {
 			now := r.now()
-			x.Steps, _ = finish(x.Steps, execution.Cancelled, now, "")
+			x.Steps, _ = r.plan.finish(x.Steps, execution.Cancelled, execution.Cancelled, now, "")
 			x.Reason = "cancelled on request: the Argo Workflow was deleted"
 		})
 		return err
 	}
-	_, err = r.d.Executions.Transition(ctx, r.id, []execution.State{execution.Running}, execution.Failed, func(x *execution.Execution) {
+	_, err = r.transition(ctx, []execution.State{execution.Running}, execution.Failed, func(x *execution.Execution) {
 		now := r.now()
-		x.Steps, _ = finish(x.Steps, execution.Failed, now, "the Argo Workflow was deleted")
+		x.Steps, _ = r.plan.finish(x.Steps, execution.Failed, execution.Failed, now, "the Argo Workflow was deleted")
 		x.Reason = fmt.Sprintf("the Argo Workflow %s/%s was deleted while the execution ran", r.ns, r.name)
 	})
 	return err

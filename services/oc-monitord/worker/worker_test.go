@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -105,7 +106,8 @@ type events struct {
 func (e *env) listen(id string) *events {
 	e.t.Helper()
 	ev := &events{sig: make(chan struct{}, 1)}
-	sub, err := e.nc.Subscribe(event.ExecutionState, func(m *nats.Msg) {
+	// The execution's own subject: a follower of one execution hears no other's.
+	sub, err := e.nc.Subscribe(event.ExecutionState(id), func(m *nats.Msg) {
 		var env event.Envelope
 		var ch execution.StateChange
 		if json.Unmarshal(m.Data, &env) != nil || json.Unmarshal(env.Data, &ch) != nil || ch.ExecutionID != id {
@@ -186,6 +188,34 @@ func threeSteps() execution.Execution {
 			{ID: "c-local", PeerID: "local", Kind: resource.KindCompute, Compute: &resource.Compute{ClusterRef: "local", Architecture: "amd64"}},
 		},
 	}
+}
+
+// withBookedSteps lists x's steps as oc-scheduler books them: every
+// processing scheduled, with its requests and compute.
+func withBookedSteps(x execution.Execution) execution.Execution {
+	req := map[string]resource.Requests{}
+	for _, r := range x.Resources {
+		if r.Processing != nil {
+			req[r.ID] = r.Processing.Requests
+		}
+	}
+	x.Steps = nil
+	for _, n := range x.Graph.Nodes {
+		if n.Kind == resource.KindProcessing {
+			x.Steps = append(x.Steps, execution.Step{Node: n.ID, State: execution.Scheduled, Requests: req[n.Resource.ID],
+				Compute: resource.Ref{Peer: "local", ID: "c-local"}})
+		}
+	}
+	return x
+}
+
+// stepStates maps each step of x to its state.
+func stepStates(x execution.Execution) map[string]execution.State {
+	out := map[string]execution.State{}
+	for _, s := range x.Steps {
+		out[s.Node] = s.State
+	}
+	return out
 }
 
 // book stores x as scheduled and claims it, as oc-scheduler and the daemon do.
@@ -370,11 +400,9 @@ func TestFailingStep(t *testing.T) {
 	if got.State != execution.Failed || got.FailedStep != "b" || !strings.HasPrefix(got.Reason, `step "b" failed: `) {
 		t.Fatalf("execution %s, failed step %q, reason %q", got.State, got.FailedStep, got.Reason)
 	}
-	states := map[string]execution.State{}
-	for _, s := range got.Steps {
-		states[s.Node] = s.State
-	}
-	if states["a"] != execution.Succeeded || states["b"] != execution.Failed || states["c"] != "" {
+	// c, after b, never ran: skipped, although it was not listed yet.
+	states := stepStates(got)
+	if len(got.Steps) != 3 || states["a"] != execution.Succeeded || states["b"] != execution.Failed || states["c"] != execution.StepSkipped {
 		t.Errorf("steps %+v", got.Steps)
 	}
 	if wfs := e.workflows(x.ID); len(wfs) != 1 || wfs[0].Status.Phase != wfv1.WorkflowFailed {
@@ -383,6 +411,44 @@ func TestFailingStep(t *testing.T) {
 	ev.waitFor(t, e.ctx, "failed", func(ch execution.StateChange) bool { return ch.Step == "" && ch.To == execution.Failed })
 	if s := runStates(ev.list()); s != "scheduled starting running failed" {
 		t.Errorf("execution events %q", s)
+	}
+	if !slices.ContainsFunc(ev.list(), func(ch execution.StateChange) bool { return ch.Step == "c" && ch.To == execution.StepSkipped }) {
+		t.Errorf("no event of c skipped: %v", ev.list())
+	}
+	checkOrder(t, ev.list())
+}
+
+// TestFirstStepFails: the steps after a failed first step never run; they
+// end skipped, in the store and on NATS, before the execution's end.
+func TestFirstStepFails(t *testing.T) {
+	e := newEnv(t)
+	x := withBookedSteps(threeSteps())
+	ev := e.listen(x.ID)
+	e.prepare(x)
+	e.book(x)
+	if err := worker.Follow(e.ctx, e.deps(annotate("a", annotationFail, "true")), x.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := e.get(x.ID)
+	if got.State != execution.Failed || got.FailedStep != "a" {
+		t.Fatalf("execution %s, failed step %q, reason %q", got.State, got.FailedStep, got.Reason)
+	}
+	states := stepStates(got)
+	if len(got.Steps) != 3 || states["a"] != execution.Failed || states["b"] != execution.StepSkipped || states["c"] != execution.StepSkipped {
+		t.Errorf("steps %+v", got.Steps)
+	}
+	for _, s := range got.Steps[1:] {
+		if s.FinishedAt == nil || s.StartedAt != nil || s.Requests.CPUMillicores == 0 {
+			t.Errorf("skipped step %+v", s)
+		}
+	}
+	ev.waitFor(t, e.ctx, "failed", func(ch execution.StateChange) bool { return ch.Step == "" && ch.To == execution.Failed })
+	for _, step := range []string{"b", "c"} {
+		if !slices.ContainsFunc(ev.list(), func(ch execution.StateChange) bool {
+			return ch.Step == step && ch.From == execution.Scheduled && ch.To == execution.StepSkipped
+		}) {
+			t.Errorf("no event of %s skipped: %v", step, ev.list())
+		}
 	}
 	checkOrder(t, ev.list())
 }
@@ -408,8 +474,13 @@ func TestCancelWhileRunning(t *testing.T) {
 	if got.State != execution.Cancelled || got.FinishedAt == nil {
 		t.Fatalf("execution %s (%s)", got.State, got.Reason)
 	}
+	// a was stopped; b and c never ran and will not: every step is over.
+	states := stepStates(got)
+	if len(got.Steps) != 3 || !states["a"].Terminal() || states["b"] != execution.Cancelled || states["c"] != execution.Cancelled {
+		t.Errorf("steps %+v", got.Steps)
+	}
 	for _, s := range got.Steps {
-		if s.Node != "a" || !s.State.Terminal() || s.FinishedAt == nil {
+		if s.FinishedAt == nil {
 			t.Errorf("step %+v", s)
 		}
 	}
@@ -524,7 +595,7 @@ func TestCannotStart(t *testing.T) {
 // while starting ends it without submitting anything.
 func TestStates(t *testing.T) {
 	e := newEnv(t)
-	x := threeSteps()
+	x := withBookedSteps(threeSteps())
 	if _, err := e.execs.Insert(e.ctx, x); err != nil {
 		t.Fatal(err)
 	}
@@ -541,8 +612,14 @@ func TestStates(t *testing.T) {
 	if err := worker.Follow(e.ctx, e.deps(nil), x.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.get(x.ID); got.State != execution.Cancelled {
+	got := e.get(x.ID)
+	if got.State != execution.Cancelled {
 		t.Errorf("cancelled while starting: %s", got.State)
+	}
+	for _, s := range got.Steps {
+		if s.State != execution.Cancelled || s.FinishedAt == nil {
+			t.Errorf("step of an execution cancelled before it started: %+v", s)
+		}
 	}
 	if wfs := e.workflows(x.ID); len(wfs) != 0 {
 		t.Errorf("%d Workflows submitted", len(wfs))
@@ -655,5 +732,93 @@ func TestLeaseTakenOver(t *testing.T) {
 	}
 	if got := e.get(x.ID); got.State != execution.Running || got.Worker != "daemon-2/w1" {
 		t.Fatalf("%s held by %q", got.State, got.Worker)
+	}
+}
+
+// TestSubmitsAtTheBookedStart: claimed and prepared before its window, an
+// execution's Workflow is not submitted, and no step starts, before the
+// booked start.
+func TestSubmitsAtTheBookedStart(t *testing.T) {
+	e := newEnv(t)
+	x := threeSteps()
+	// Whole seconds: Kubernetes times have no finer grain.
+	x.Start = time.Now().Add(5 * time.Second).Truncate(time.Second)
+	x.End = x.Start.Add(10 * time.Minute)
+	e.prepare(x)
+	e.book(x)
+	claimed := time.Now()
+	if err := worker.Follow(e.ctx, e.deps(nil), x.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := e.get(x.ID)
+	if got.State != execution.Succeeded || got.StartedAt == nil || got.StartedAt.Before(x.Start) {
+		t.Fatalf("execution %s (%s), started %v; booked start %v", got.State, got.Reason, got.StartedAt, x.Start)
+	}
+	wfs := e.workflows(x.ID)
+	if len(wfs) != 1 {
+		t.Fatalf("%d Workflows", len(wfs))
+	}
+	created := wfs[0].CreationTimestamp.Time
+	t.Logf("claimed %v before the start; Workflow created %v after it", x.Start.Sub(claimed).Round(time.Millisecond), created.Sub(x.Start))
+	if created.Before(x.Start) {
+		t.Errorf("Workflow created at %v, before the booked start %v", created, x.Start)
+	}
+	for _, s := range got.Steps {
+		if s.StartedAt == nil || s.StartedAt.Before(x.Start) {
+			t.Errorf("step %s started at %v, before the booked start %v", s.Node, s.StartedAt, x.Start)
+		}
+	}
+}
+
+// TestWaitingForTheStart: a worker waiting for the booked start holds the
+// execution; one taking over after it died waits in turn and submits
+// once; a cancel while waiting ends the execution with nothing submitted.
+func TestWaitingForTheStart(t *testing.T) {
+	e := newEnv(t)
+	x := withBookedSteps(threeSteps())
+	x.Start = time.Now().Add(time.Hour)
+	x.End = x.Start.Add(10 * time.Minute)
+	e.prepare(x)
+	e.book(x)
+	ctx, crash := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- worker.Follow(ctx, e.deps(nil), x.ID) }()
+	time.Sleep(time.Second)
+	crash()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the crashed worker returned %v", err)
+	}
+	go func() { done <- worker.Follow(e.ctx, e.deps(nil), x.ID) }()
+	time.Sleep(time.Second)
+	if got := e.get(x.ID); got.State != execution.Starting {
+		t.Fatalf("while waiting: %s", got.State)
+	}
+	if wfs := e.workflows(x.ID); len(wfs) != 0 {
+		t.Fatalf("%d Workflows submitted an hour before the start", len(wfs))
+	}
+	asked := time.Now()
+	if _, err := e.execs.RequestCancel(e.ctx, x.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting worker did not see the cancel")
+	}
+	t.Logf("cancelled %v after the request", time.Since(asked).Round(time.Millisecond))
+	got := e.get(x.ID)
+	if got.State != execution.Cancelled {
+		t.Fatalf("execution %s (%s)", got.State, got.Reason)
+	}
+	for _, s := range got.Steps {
+		if s.State != execution.Cancelled {
+			t.Errorf("step %+v", s)
+		}
+	}
+	if wfs := e.workflows(x.ID); len(wfs) != 0 {
+		t.Errorf("%d Workflows submitted", len(wfs))
 	}
 }

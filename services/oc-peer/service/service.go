@@ -3,7 +3,7 @@
 //
 //	@title			OpenCloud peer API
 //	@version		0.1
-//	@description	This peer's identity, known peers and relationships. The API arrives with the federation issue.
+//	@description	This peer's identity and its known peers. The service serves health, readiness and metrics; it has no API routes.
 //	@BasePath		/
 //	@securityDefinitions.apikey	BearerAuth
 //	@in				header
@@ -35,8 +35,8 @@ type Deps struct {
 	Metrics  *server.Metrics
 }
 
-// Service is oc-peer. Its API arrives with a later issue; today it serves
-// health, readiness, metrics and its (empty) Swagger page.
+// Service is oc-peer. It serves health, readiness, metrics and its (empty)
+// Swagger page.
 type Service struct {
 	handler http.Handler
 }
@@ -66,5 +66,5 @@ func (s *Service) Prefix() string { return "/peer" }
 // Handler implements server.Component.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run implements server.Component; the service has no background work yet.
+// Run implements server.Component; the service has no background work.
 func (s *Service) Run(context.Context) error { return nil }

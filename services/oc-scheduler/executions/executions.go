@@ -2,7 +2,10 @@
 // oc-scheduler books executions, oc-schedulerd claims them and oc-monitord
 // writes how they ran, all through this package, so that every state change
 // goes through Transition — one conditional update that two callers can
-// never both win — and is announced on NATS.
+// never both win — and is announced on NATS (see PublishPending: a change
+// is published at least once, even when NATS was down when it was made).
+// A worker writes under its lease (Hold), which fences it: once another
+// worker was given the execution, the first one's writes are refused.
 //
 // Allowed transitions:
 //
@@ -11,7 +14,7 @@
 //	running   → succeeded | failed | cancelled
 //
 // Terminal states (succeeded, failed, cancelled, missed) release the
-// execution's bookings.
+// execution's bookings; SweepBookings releases those a crash left behind.
 package executions
 
 import (
@@ -23,7 +26,6 @@ import (
 	"time"
 
 	"github.com/opencloud/opencloud/libs/broker"
-	"github.com/opencloud/opencloud/libs/event"
 	"github.com/opencloud/opencloud/libs/execution"
 	"github.com/opencloud/opencloud/libs/resource"
 	ds "github.com/opencloud/opencloud/libs/store"
@@ -71,8 +73,13 @@ var Spec = ds.Spec{
 		{Name: "created_at", Type: ds.Time},
 		{Name: "worker", Type: ds.String},
 		{Name: "worker_until", Type: ds.Time},
+		{Name: "lease_epoch", Type: ds.Int},
+		{Name: "holds_bookings", Type: ds.Bool},
+		{Name: "unpublished", Type: ds.Bool},
+		{Name: "event_seq", Type: ds.Int},
 	},
-	Indexes: []ds.Index{{Fields: []string{"owner", "start"}}, {Fields: []string{"state", "start"}}, {Fields: []string{"state", "worker_until"}}},
+	Indexes: []ds.Index{{Fields: []string{"owner", "start"}}, {Fields: []string{"state", "start"}}, {Fields: []string{"state", "worker_until"}},
+		{Fields: []string{"holds_bookings", "state"}}},
 }
 
 // BookingSpec declares the bookings collection: a booking's resource is
@@ -105,12 +112,34 @@ type bookingDoc struct {
 	Demand      execution.Demand `json:"demand"`
 }
 
-// Store keeps executions and their bookings.
+// doc is an execution as stored: the wire execution, and what only this
+// package reads.
+type doc struct {
+	execution.Execution
+	// LeaseEpoch is the fencing token of the worker's lease: one more on
+	// every Claim and Acquire, so that the writes of a worker, conditional
+	// on it, are refused once the execution was given to another.
+	LeaseEpoch int64 `json:"lease_epoch,omitempty"`
+	// HoldsBookings is set from the execution's insertion until a terminal
+	// state released its bookings.
+	HoldsBookings bool `json:"holds_bookings,omitempty"`
+	// EventSeq numbers the execution's state changes (its creation is 1);
+	// Outbox holds those not published yet, oldest first, and Unpublished
+	// says it is not empty.
+	EventSeq    int64         `json:"event_seq,omitempty"`
+	Outbox      []outboxEntry `json:"outbox,omitempty"`
+	Unpublished bool          `json:"unpublished,omitempty"`
+}
+
+// Store keeps executions, their bookings and the journal of the booking
+// requests that made them.
 type Store struct {
 	execs    ds.Collection
 	bookings ds.Collection
+	requests ds.Collection
 	events   *broker.Publisher
 	now      func() time.Time
+	reqs     requestStates
 }
 
 // Option tunes a Store.
@@ -132,7 +161,11 @@ func Open(ctx context.Context, st ds.Store, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open collection %s: %w", BookingSpec.Name, err)
 	}
-	s := &Store{execs: execs, bookings: bookings, now: time.Now}
+	requests, err := st.Collection(ctx, RequestSpec)
+	if err != nil {
+		return nil, fmt.Errorf("open collection %s: %w", RequestSpec.Name, err)
+	}
+	s := &Store{execs: execs, bookings: bookings, requests: requests, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -144,15 +177,21 @@ func Stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
 // Get returns one execution.
 func (s *Store) Get(ctx context.Context, id string) (execution.Execution, error) {
-	var e execution.Execution
-	v, err := s.execs.Get(ctx, id, &e)
+	d, err := s.get(ctx, id)
+	return d.Execution, err
+}
+
+func (s *Store) get(ctx context.Context, id string) (doc, error) {
+	var d doc
+	v, err := s.execs.Get(ctx, id, &d)
 	if errors.Is(err, ds.ErrNotFound) {
-		return e, fmt.Errorf("execution %s: %w", id, ErrNotFound)
+		return d, fmt.Errorf("execution %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return e, fmt.Errorf("get execution %s: %w", id, err)
+		return d, fmt.Errorf("get execution %s: %w", id, err)
 	}
-	return normalise(e, id, v), nil
+	d.Execution = normalise(d.Execution, id, v)
+	return d, nil
 }
 
 // SortField is a key executions may be listed by.
@@ -188,9 +227,11 @@ type Query struct {
 	// LeaseEndedBy keeps the executions whose worker's lease ran out
 	// before it.
 	LeaseEndedBy time.Time
-	Sort         []Sort
-	Limit        int
-	Offset       int
+	// After keeps the executions whose id sorts after it (paging by id).
+	After  string
+	Sort   []Sort
+	Limit  int
+	Offset int
 }
 
 // Find returns a page of executions and how many match.
@@ -233,6 +274,9 @@ func (s *Store) Find(ctx context.Context, q Query) ([]execution.Execution, int64
 	if !q.LeaseEndedBy.IsZero() {
 		all = append(all, ds.Lt("worker_until", q.LeaseEndedBy))
 	}
+	if q.After != "" {
+		all = append(all, ds.Gt("id", q.After))
+	}
 	var f ds.Filter
 	if len(all) > 0 {
 		f = ds.And(all...)
@@ -262,15 +306,22 @@ const MissedReason = "its booked window ended before it could start: no oc-sched
 // MarkMissed moves every execution still scheduled when its window has
 // ended (at now) to missed, which releases its bookings, and returns how
 // many it moved. One lost to another writer (claimed or cancelled meanwhile)
-// is left as that writer made it.
+// is left as that writer made it, and one whose booking request has not
+// committed is left to the request.
 func (s *Store) MarkMissed(ctx context.Context, now time.Time) (int, error) {
-	moved := 0
+	moved, skipped := 0, 0
 	for {
-		page, _, err := s.Find(ctx, Query{States: []execution.State{execution.Scheduled}, EndedBy: now,
-			Sort: []Sort{{Field: "end"}}, Limit: 200})
+		all, _, err := s.Find(ctx, Query{States: []execution.State{execution.Scheduled}, EndedBy: now,
+			Sort: []Sort{{Field: "end"}}, Limit: 200, Offset: skipped})
 		if err != nil {
 			return moved, err
 		}
+		n := len(all)
+		page, err := s.onlyCommitted(ctx, all)
+		if err != nil {
+			return moved, err
+		}
+		skipped += n - len(page)
 		progressed := false
 		for _, e := range page {
 			_, err := s.Transition(ctx, e.ID, []execution.State{execution.Scheduled}, execution.Missed, func(x *execution.Execution) {
@@ -286,7 +337,7 @@ func (s *Store) MarkMissed(ctx context.Context, now time.Time) (int, error) {
 				return moved, err
 			}
 		}
-		if len(page) < 200 || !progressed {
+		if n < 200 || !progressed && len(page) > 0 {
 			return moved, nil
 		}
 	}
@@ -295,15 +346,39 @@ func (s *Store) MarkMissed(ctx context.Context, now time.Time) (int, error) {
 // Count returns how many executions are stored.
 func (s *Store) Count(ctx context.Context) (int64, error) { return s.execs.Count(ctx, nil) }
 
-// Insert stores a new execution (its state is the one given, normally
-// scheduled) and announces it as a change from "" to that state.
+// Insert stores a new execution that no booking request journals (its
+// state is the one given, normally scheduled) and announces it as a change
+// from "" to that state.
 func (s *Store) Insert(ctx context.Context, e execution.Execution) (execution.Execution, error) {
-	v, err := s.execs.Insert(ctx, e.ID, e)
+	env, err := s.envelope(ctx, execution.StateChange{ExecutionID: e.ID, WorkflowID: e.WorkflowID, To: e.State, Reason: e.Reason, At: e.CreatedAt}, e.Owner)
+	if err != nil {
+		return e, err
+	}
+	d := doc{Execution: e, HoldsBookings: true, EventSeq: 1, Outbox: []outboxEntry{{Seq: 1, Event: env}}, Unpublished: true}
+	v, err := s.execs.Insert(ctx, e.ID, d)
 	if err != nil {
 		return e, fmt.Errorf("insert execution %s: %w", e.ID, err)
 	}
 	e.Version = v
-	s.announce(ctx, execution.StateChange{ExecutionID: e.ID, WorkflowID: e.WorkflowID, To: e.State, Reason: e.Reason, At: e.CreatedAt}, e.Owner)
+	if v := s.flush(ctx, e.ID); v > 0 {
+		e.Version = v
+	}
+	return e, nil
+}
+
+// Stage stores a new scheduled execution of booking request
+// e.RequestID, which must be pending in the journal (BeginRequest): the
+// execution is neither claimable nor announced before the request
+// commits (FinishRequest, then AnnounceRequest or PublishPending).
+func (s *Store) Stage(ctx context.Context, e execution.Execution) (execution.Execution, error) {
+	if e.RequestID == "" {
+		return e, errors.New("executions: an execution staged without its booking request")
+	}
+	v, err := s.execs.Insert(ctx, e.ID, doc{Execution: e, HoldsBookings: true, EventSeq: 1})
+	if err != nil {
+		return e, fmt.Errorf("insert execution %s: %w", e.ID, err)
+	}
+	e.Version = v
 	return e, nil
 }
 
@@ -312,9 +387,15 @@ func (s *Store) Insert(ctx context.Context, e execution.Execution) (execution.Ex
 // atomic claim: of concurrent callers expecting the same state, one wins and
 // the others get ErrStateChanged, as does a caller whose execution is no
 // longer in one of from. A transition the life cycle does not have is
-// ErrTransitionNotAllowed. The change is published after the write; a move
-// to a terminal state releases the execution's bookings.
+// ErrTransitionNotAllowed. The change is written with its event, published
+// after the write; a move to a terminal state releases the execution's
+// bookings. A worker holding the execution writes through its Lease
+// instead, which fences it.
 func (s *Store) Transition(ctx context.Context, id string, from []execution.State, to execution.State, mutate func(*execution.Execution)) (execution.Execution, error) {
+	return s.transition(ctx, id, from, to, mutate, nil)
+}
+
+func (s *Store) transition(ctx context.Context, id string, from []execution.State, to execution.State, mutate func(*execution.Execution), l *Lease) (execution.Execution, error) {
 	if len(from) == 0 {
 		return execution.Execution{}, fmt.Errorf("%w: no state to move from", ErrTransitionNotAllowed)
 	}
@@ -324,10 +405,15 @@ func (s *Store) Transition(ctx context.Context, id string, from []execution.Stat
 		}
 	}
 	for {
-		e, err := s.Get(ctx, id)
+		d, err := s.get(ctx, id)
 		if err != nil {
-			return e, err
+			return d.Execution, err
 		}
+		now := Stamp(s.now())
+		if err := l.holds(d, now); err != nil {
+			return d.Execution, err
+		}
+		e := d.Execution
 		if !slices.Contains(from, e.State) {
 			return e, fmt.Errorf("execution %s is %s, not %v: %w", id, e.State, from, ErrStateChanged)
 		}
@@ -335,17 +421,28 @@ func (s *Store) Transition(ctx context.Context, id string, from []execution.Stat
 		if mutate != nil {
 			mutate(&e)
 		}
-		now := Stamp(s.now())
 		e.ID, e.State, e.UpdatedAt = id, to, now
 		if to.Terminal() && e.FinishedAt == nil {
 			e.FinishedAt = &now
 		}
+		e.Steps, _ = execution.SettleSteps(e.Steps, to, now) // no step of an ended execution reads scheduled
 		set, err := fields(e)
 		if err != nil {
 			return e, err
 		}
+		seq := max(d.EventSeq, 1) + 1
+		env, err := s.envelope(ctx, execution.StateChange{ExecutionID: id, WorkflowID: e.WorkflowID, From: prev, To: to, Reason: e.Reason, At: now}, e.Owner)
+		if err != nil {
+			return e, err
+		}
+		set["event_seq"], set["outbox"], set["unpublished"] = seq, append(d.Outbox, outboxEntry{Seq: seq, Event: env}), true
+		if to == execution.Scheduled || to == execution.Starting {
+			// Claimed, or given back: no worker may write under a lease it had before.
+			set["lease_epoch"] = d.LeaseEpoch + 1
+		}
 		// The version makes the claim exact: a write in between (a cancel
-		// request, another claim) fails the condition and the state is read again.
+		// request, another claim, a take-over of the lease) fails the
+		// condition and the execution is read again.
 		v, err := s.execs.UpdateIf(ctx, id, ds.And(ds.Eq("version", read), ds.Eq("state", string(prev))), set)
 		if errors.Is(err, ds.ErrConditionFailed) {
 			continue
@@ -358,11 +455,15 @@ func (s *Store) Transition(ctx context.Context, id string, from []execution.Stat
 		}
 		e.Version = v
 		if to.Terminal() {
-			if err := s.DeleteBookings(ctx, id); err != nil {
-				return e, err
+			// A failure here leaves the bookings to SweepBookings: the
+			// execution has ended all the same.
+			if v, err := s.release(ctx, id); err == nil && v > 0 {
+				e.Version = v
 			}
 		}
-		s.announce(ctx, execution.StateChange{ExecutionID: id, WorkflowID: e.WorkflowID, From: prev, To: to, Reason: e.Reason, At: now}, e.Owner)
+		if v := s.flush(ctx, id); v > 0 {
+			e.Version = v
+		}
 		return e, nil
 	}
 }
@@ -374,16 +475,26 @@ func (s *Store) Transition(ctx context.Context, id string, from []execution.Stat
 // applied again, so mutate must be safe to call more than once. The state,
 // id and version mutate may set are ignored. ErrStateChanged when the
 // execution is no longer in one of from. Nothing is published: the caller
-// announces what its change means (a step's progress, say).
+// announces what its change means (a step's progress, say). A worker
+// holding the execution writes through its Lease instead.
 func (s *Store) Update(ctx context.Context, id string, from []execution.State, mutate func(*execution.Execution)) (execution.Execution, error) {
+	return s.update(ctx, id, from, mutate, nil)
+}
+
+func (s *Store) update(ctx context.Context, id string, from []execution.State, mutate func(*execution.Execution), l *Lease) (execution.Execution, error) {
 	if len(from) == 0 {
 		return execution.Execution{}, fmt.Errorf("%w: no state to update in", ErrTransitionNotAllowed)
 	}
 	for {
-		e, err := s.Get(ctx, id)
+		d, err := s.get(ctx, id)
 		if err != nil {
-			return e, err
+			return d.Execution, err
 		}
+		now := Stamp(s.now())
+		if err := l.holds(d, now); err != nil {
+			return d.Execution, err
+		}
+		e := d.Execution
 		if !slices.Contains(from, e.State) {
 			return e, fmt.Errorf("execution %s is %s, not %v: %w", id, e.State, from, ErrStateChanged)
 		}
@@ -391,7 +502,7 @@ func (s *Store) Update(ctx context.Context, id string, from []execution.State, m
 		if mutate != nil {
 			mutate(&e)
 		}
-		e.ID, e.State, e.UpdatedAt = id, state, Stamp(s.now())
+		e.ID, e.State, e.UpdatedAt = id, state, now
 		set, err := fields(e)
 		if err != nil {
 			return e, err
@@ -430,47 +541,6 @@ func (s *Store) RequestCancel(ctx context.Context, id string) (execution.Executi
 		return execution.Execution{}, fmt.Errorf("request cancel of execution %s: %w", id, err)
 	}
 	return s.Get(ctx, id)
-}
-
-// Delete removes an execution and its bookings, without an event: it is
-// for undoing a booking request that did not complete.
-func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := s.DeleteBookings(ctx, id); err != nil {
-		return err
-	}
-	if err := s.execs.Delete(ctx, id, 0); err != nil && !errors.Is(err, ds.ErrNotFound) {
-		return fmt.Errorf("delete execution %s: %w", id, err)
-	}
-	return nil
-}
-
-// DeleteRequest removes what one booking request wrote: its executions
-// and their bookings.
-func (s *Store) DeleteRequest(ctx context.Context, requestID string) error {
-	for {
-		recs, _, err := s.bookings.Find(ctx, ds.Query{Filter: ds.Eq("request_id", requestID), Limit: 500})
-		if err != nil {
-			return fmt.Errorf("find bookings of request %s: %w", requestID, err)
-		}
-		if len(recs) == 0 {
-			break
-		}
-		if err := s.deleteRecords(ctx, s.bookings, recs); err != nil {
-			return err
-		}
-	}
-	for {
-		recs, _, err := s.execs.Find(ctx, ds.Query{Filter: ds.Eq("request_id", requestID), Limit: 500})
-		if err != nil {
-			return fmt.Errorf("find executions of request %s: %w", requestID, err)
-		}
-		if len(recs) == 0 {
-			return nil
-		}
-		if err := s.deleteRecords(ctx, s.execs, recs); err != nil {
-			return err
-		}
-	}
 }
 
 func (s *Store) deleteRecords(ctx context.Context, c ds.Collection, recs []ds.Record) error {
@@ -550,15 +620,6 @@ func (s *Store) DeleteBookings(ctx context.Context, executionID string) error {
 		return fmt.Errorf("find bookings of execution %s: %w", executionID, err)
 	}
 	return s.deleteRecords(ctx, s.bookings, recs)
-}
-
-func (s *Store) announce(ctx context.Context, ch execution.StateChange, actor string) {
-	if s.events == nil {
-		return
-	}
-	// The store is the truth: a lost event delays a follower, which
-	// reconciles from the store, so a failure here is not the caller's.
-	_ = s.events.Publish(ctx, event.ExecutionState, ch.ExecutionID, actor, ch)
 }
 
 // fields are the top-level fields of e, for UpdateIf.

@@ -14,8 +14,9 @@ import (
 )
 
 // TestLeases: a claim gives the claimer the lease; only its holder renews
-// it; of many daemons taking over a lapsed lease one wins; a released
-// lease may be taken at once; due and orphaned executions are listed.
+// it; of many daemons taking over a lapsed lease one wins, and the lease
+// the first worker had can no longer be renewed; a released lease may be
+// taken at once; due and orphaned executions are listed.
 func TestLeases(t *testing.T) {
 	backends(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
@@ -47,14 +48,16 @@ func TestLeases(t *testing.T) {
 		if _, err := s.Claim(ctx, e.ID, "d2/a", now.Add(time.Minute)); !errors.Is(err, executions.ErrStateChanged) {
 			t.Fatalf("second claim: %v", err)
 		}
+		// The worker the daemon launched takes the lease on.
+		first, held, err := s.Hold(ctx, e.ID, "d1/a", now.Add(time.Minute), now)
+		if err != nil || held.Attempts != 1 || first.Worker() != "d1/a" {
+			t.Fatalf("hold: %+v %v", held, err)
+		}
 		// Held: another may not take it; the holder renews.
 		if _, err := s.Acquire(ctx, e.ID, "d2/a", now.Add(time.Minute), now); !errors.Is(err, executions.ErrLeaseHeld) {
 			t.Fatalf("acquire of a held lease: %v", err)
 		}
-		if err := s.Renew(ctx, e.ID, "d2/a", now.Add(time.Hour)); !errors.Is(err, executions.ErrLeaseLost) {
-			t.Fatalf("renew by a stranger: %v", err)
-		}
-		if err := s.Renew(ctx, e.ID, "d1/a", now.Add(2*time.Second)); err != nil {
+		if err := first.Renew(ctx, now.Add(2*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		if o, err := s.Orphans(ctx, now, 10); err != nil || len(o) != 0 {
@@ -84,14 +87,15 @@ func TestLeases(t *testing.T) {
 		if wins.Load() != 1 || got.Attempts != 2 {
 			t.Fatalf("%d take-overs won, attempts %d", wins.Load(), got.Attempts)
 		}
-		if err := s.Renew(ctx, e.ID, "d1/a", after.Add(time.Hour)); !errors.Is(err, executions.ErrLeaseLost) {
+		if err := first.Renew(ctx, after.Add(time.Hour)); !errors.Is(err, executions.ErrLeaseLost) {
 			t.Fatalf("the first worker renews after losing the lease: %v", err)
 		}
 		// A release lets the next take over at once.
 		if err := s.Release(ctx, e.ID, got.Worker); err != nil {
 			t.Fatal(err)
 		}
-		if got, err = s.Acquire(ctx, e.ID, "d-next", time.Now().Add(time.Minute), time.Now()); err != nil || got.Attempts != 3 {
+		next, got, err := s.Hold(ctx, e.ID, "d-next", time.Now().Add(time.Minute), time.Now())
+		if err != nil || got.Attempts != 3 {
 			t.Fatalf("acquire after release: %+v %v", got, err)
 		}
 		// Over: nothing to hold.
@@ -101,7 +105,7 @@ func TestLeases(t *testing.T) {
 		if _, err := s.Acquire(ctx, e.ID, "d-next", time.Now().Add(time.Minute), time.Now()); !errors.Is(err, executions.ErrStateChanged) {
 			t.Fatalf("acquire of an ended execution: %v", err)
 		}
-		if err := s.Renew(ctx, e.ID, "d-next", time.Now().Add(time.Minute)); !errors.Is(err, executions.ErrLeaseLost) {
+		if err := next.Renew(ctx, time.Now().Add(time.Minute)); !errors.Is(err, executions.ErrLeaseLost) {
 			t.Fatalf("renew of an ended execution: %v", err)
 		}
 		if due, _ := s.Due(ctx, later.Start, 10); len(due) != 1 || due[0].ID != later.ID {

@@ -13,6 +13,7 @@ import (
 	wf "github.com/opencloud/opencloud/libs/workflow"
 
 	catalogclient "github.com/opencloud/opencloud/services/oc-catalog/client"
+	"github.com/opencloud/opencloud/services/oc-scheduler/executions"
 	"github.com/opencloud/opencloud/services/oc-scheduler/internal/booking"
 	schedstore "github.com/opencloud/opencloud/services/oc-scheduler/internal/store"
 	workflowclient "github.com/opencloud/opencloud/services/oc-workflow/client"
@@ -86,16 +87,16 @@ func (a leaseAdapter) Renew(ctx context.Context) error {
 func (a leaseAdapter) Release(ctx context.Context) { a.l.Release(ctx) }
 
 type journalAdapter struct {
-	r      *schedstore.Requests
+	execs  *executions.Store
 	holder string
 	now    func() time.Time
 }
 
 func (a journalAdapter) Begin(ctx context.Context, id, workflowID, owner string) error {
-	return a.r.Begin(ctx, schedstore.RequestDoc{ID: id, Holder: a.holder, WorkflowID: workflowID, Owner: owner,
+	return a.execs.BeginRequest(ctx, executions.RequestDoc{ID: id, Holder: a.holder, WorkflowID: workflowID, Owner: owner,
 		At: a.now().UTC().Truncate(time.Millisecond)})
 }
 
-func (a journalAdapter) Finish(ctx context.Context, id string) error { return a.r.Finish(ctx, id) }
+func (a journalAdapter) Finish(ctx context.Context, id string) error { return a.execs.FinishRequest(ctx, id) }
 
-func (a journalAdapter) Undo(ctx context.Context, id string) error { return a.r.Undo(ctx, id) }
+func (a journalAdapter) Undo(ctx context.Context, id string) error { return a.execs.UndoRequest(ctx, id) }

@@ -27,7 +27,7 @@ func TestBookSeedShape(t *testing.T) {
 		ctx := context.Background()
 		comp, proc, out := e.compute("big", 64), e.processing("ndvi", 1000), e.storage("results")
 		w := e.workflow(alice, "NDVI", proc, comp, 3, &out)
-		states, err := e.nc.SubscribeSync(event.ExecutionState)
+		states, err := e.nc.SubscribeSync(event.ExecutionStates)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -185,7 +185,7 @@ func TestLive(t *testing.T) {
 		}
 		// Events of other executions are not this stream's.
 		pub := broker.NewPublisher(e.nc, "monitord")
-		if err := pub.Publish(ctx, event.ExecutionState, "someone-else", "", execution.StateChange{ExecutionID: "someone-else", To: execution.Failed}); err != nil {
+		if err := pub.Publish(ctx, event.ExecutionState("someone-else"), "someone-else", "", execution.StateChange{ExecutionID: "someone-else", To: execution.Failed}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.execs.Transition(ctx, id, toRunning, execution.Running, nil); err != nil {

@@ -67,6 +67,9 @@ type Deps struct {
 	Now func() time.Time
 	// Heartbeat is the live streams' keep-alive period (0: Heartbeat).
 	Heartbeat time.Duration
+	// LivePerUser is how many live streams one user may have open at once
+	// (0: httpapi.DefaultLivePerUser).
+	LivePerUser int
 	// Lock tunes the booking lock (tests); zero values take the defaults.
 	Lock schedstore.LockOptions
 }
@@ -122,12 +125,11 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if d.Heartbeat == 0 {
 		d.Heartbeat = Heartbeat
 	}
+	if d.LivePerUser < 0 {
+		return nil, fmt.Errorf("scheduler: %d live streams per user: expected a positive number", d.LivePerUser)
+	}
 	log := d.Logger.With("service", "scheduler")
 	execs, err := executions.Open(ctx, d.Store, executions.WithEvents(broker.NewPublisher(d.NATS, "scheduler")), executions.WithClock(d.Now))
-	if err != nil {
-		return nil, fmt.Errorf("scheduler: %w", err)
-	}
-	requests, err := schedstore.OpenRequests(ctx, d.Store, execs)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
@@ -141,7 +143,7 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		lease = 30 * time.Second
 	}
 	lo.OnTakeover = func(ctx context.Context, previous string) error {
-		n, err := requests.UndoAbandoned(ctx, previous, lockNow().Add(-lease))
+		n, err := execs.UndoAbandoned(ctx, previous, lockNow().Add(-lease))
 		if n > 0 {
 			log.WarnContext(ctx, "undid booking requests left half-done by a holder of the booking lock that stopped", "holder", previous, "requests", n)
 		}
@@ -160,7 +162,7 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		Catalog:         catalogAdapter{base: d.GatewayURL, hc: d.HTTPClient},
 		Executions:      execs,
 		Lock:            lockAdapter{lock},
-		Journal:         journalAdapter{r: requests, holder: lock.Holder(), now: lockNow},
+		Journal:         journalAdapter{execs: execs, holder: lock.Holder(), now: lockNow},
 		PeerID:          d.PeerID,
 		DefaultDuration: d.DefaultDuration,
 		Now:             d.Now,
@@ -174,7 +176,7 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		},
 		SwaggerInstance: "scheduler",
 	})
-	httpapi.Register(api, svc, d.NATS, keys.Middleware(), d.Heartbeat)
+	httpapi.Register(api, svc, d.NATS, keys.Middleware(), httpapi.LiveOptions{Heartbeat: d.Heartbeat, PerUser: d.LivePerUser})
 	return &Service{handler: engine, keys: keys, log: log, execs: execs, now: d.Now}, nil
 }
 
@@ -187,20 +189,33 @@ func (s *Service) Prefix() string { return "/scheduler" }
 // Handler implements server.Component.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run implements server.Component: every MissedInterval it marks missed
-// the executions whose window ended before anything started them, and
-// every PruneInterval it prunes expired idempotency keys, until ctx is done.
+// Run implements server.Component, until ctx is done: every
+// MissedInterval it marks missed the executions whose window ended before
+// anything started them, and frees the bookings that ended executions
+// still hold (from a crash between an execution's end, or cancel, and the
+// release of its bookings), at start too; every PublishInterval it
+// publishes the execution events that could not be (NATS was down); every
+// PruneInterval it prunes expired idempotency keys.
 func (s *Service) Run(ctx context.Context) error {
-	missed := make(chan error, 1)
-	go func() {
-		missed <- server.Every(ctx, MissedInterval, func(ctx context.Context) {
-			if n, err := s.execs.MarkMissed(ctx, s.now()); err != nil {
-				s.log.WarnContext(ctx, "marking missed executions failed", "err", err)
-			} else if n > 0 {
-				s.log.InfoContext(ctx, "executions missed", "count", n)
-			}
-		})
-	}()
+	loops := []func(context.Context) error{
+		func(ctx context.Context) error {
+			s.tidy(ctx)
+			return server.Every(ctx, MissedInterval, s.tidy)
+		},
+		func(ctx context.Context) error {
+			return server.Every(ctx, PublishInterval, func(ctx context.Context) {
+				if n, err := s.execs.PublishPending(ctx); err != nil {
+					s.log.DebugContext(ctx, "publishing execution events failed; trying again later", "published", n, "err", err)
+				} else if n > 0 {
+					s.log.InfoContext(ctx, "published execution events that had waited", "count", n)
+				}
+			})
+		},
+	}
+	errs := make(chan error, len(loops))
+	for _, loop := range loops {
+		go func() { errs <- loop(ctx) }()
+	}
 	err := server.Every(ctx, PruneInterval, func(ctx context.Context) {
 		if n, err := s.keys.Prune(ctx); err != nil {
 			s.log.WarnContext(ctx, "pruning idempotency keys failed", "err", err)
@@ -208,9 +223,33 @@ func (s *Service) Run(ctx context.Context) error {
 			s.log.DebugContext(ctx, "pruned idempotency keys", "count", n)
 		}
 	})
-	return errors.Join(err, <-missed)
+	for range loops {
+		err = errors.Join(err, <-errs)
+	}
+	return err
 }
 
-// MissedInterval is how often executions whose window ended unstarted are
-// marked missed.
-const MissedInterval = 30 * time.Second
+// tidy marks missed executions, and frees the bookings of ended ones.
+func (s *Service) tidy(ctx context.Context) {
+	if n, err := s.execs.MarkMissed(ctx, s.now()); err != nil {
+		s.log.WarnContext(ctx, "marking missed executions failed", "err", err)
+	} else if n > 0 {
+		s.log.InfoContext(ctx, "executions missed", "count", n)
+	}
+	if n, err := s.execs.SweepBookings(ctx, SweepLimit); err != nil {
+		s.log.WarnContext(ctx, "freeing the bookings of ended executions failed", "err", err)
+	} else if n > 0 {
+		s.log.InfoContext(ctx, "freed the bookings that ended executions still held", "executions", n)
+	}
+}
+
+const (
+	// MissedInterval is how often executions whose window ended unstarted
+	// are marked missed, and the bookings of ended executions freed.
+	MissedInterval = 30 * time.Second
+	// SweepLimit bounds the ended executions whose bookings one pass frees.
+	SweepLimit = 500
+	// PublishInterval is how often execution events that could not be
+	// published are tried again.
+	PublishInterval = 2 * time.Second
+)

@@ -27,7 +27,10 @@ import (
 	"github.com/opencloud/opencloud/services/oc-schedulerd/launch"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	actAsWorker() // when this binary is a test's worker process
+	testenv.Main(m)
+}
 
 func TestKubernetesOptions(t *testing.T) {
 	cfg := &rest.Config{Host: "https://127.0.0.1:1"}

@@ -19,8 +19,11 @@ type ProcessOptions struct {
 	// Args come before "run EXECUTION_ID" (the all-in-one binary runs
 	// itself as "opencloud monitord run ID").
 	Args []string
-	// Env is added to this process's environment for the worker (it
-	// inherits the store, NATS and kubeconfig settings).
+	// Env is the workers' configuration ("OC_STORE=sqlite", OC_NATS_URL,
+	// OC_KUBECONFIG...). With the system variables of this process (PATH,
+	// HOME, TZ, proxies: see systemEnv) it is all the environment a worker
+	// gets: nothing else of the daemon's environment, its own secrets
+	// included, reaches the workers.
 	Env []string
 	// Output receives the workers' standard output and error; nil: this
 	// process's standard error.
@@ -34,8 +37,29 @@ type ProcessOptions struct {
 	Detach bool
 }
 
+// systemEnv names the variables of this process's environment that worker
+// processes get as it has them: what any program may need to run and to
+// reach its cluster (search path, home, user, time zone, locale, temporary
+// directory, CA certificates, proxies).
+var systemEnv = []string{"PATH", "HOME", "USER", "TZ", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR",
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"}
+
+// workerEnv is a worker's environment: the system variables, Env, and its
+// lease name.
+func (p *process) workerEnv(worker string) []string {
+	env := make([]string, 0, len(systemEnv)+len(p.o.Env)+1)
+	for _, name := range systemEnv {
+		if v, ok := os.LookupEnv(name); ok {
+			env = append(env, name+"="+v)
+		}
+	}
+	env = append(env, p.o.Env...)
+	return append(env, "OC_MONITORD_WORKER="+worker)
+}
+
 // Process runs each worker as an oc-monitord process: `PATH [ARGS] run ID`
-// with OC_MONITORD_WORKER set to the lease name. When the daemon stops,
+// with the environment of Env and OC_MONITORD_WORKER set to the lease name.
+// When the daemon stops,
 // its workers are asked to stop (SIGTERM): each gives its lease up, for the
 // next daemon to re-attach at once (unless Detach). A worker killed outright
 // keeps its lease until it runs out.
@@ -69,7 +93,7 @@ func (p *process) Launch(ctx context.Context, id, worker string) (*Run, error) {
 		cctx = context.WithoutCancel(ctx)
 	}
 	cmd := exec.CommandContext(cctx, p.o.Path, args...)
-	cmd.Env = append(append(os.Environ(), p.o.Env...), "OC_MONITORD_WORKER="+worker)
+	cmd.Env = p.workerEnv(worker)
 	cmd.Stdout, cmd.Stderr = p.o.Output, p.o.Output
 	// Its own process group: a terminal's Ctrl-C to the daemon does not
 	// reach the workers, which the daemon stops itself.

@@ -77,6 +77,14 @@ func newRig(t testing.TB) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Detached workers outlive their daemon by design: whatever happens to
+	// the test, none of this binary's workers outlives the test (stopped by
+	// PID; this cleanup runs after the daemons have stopped).
+	t.Cleanup(func() {
+		for _, pid := range workers(bin) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	dir := t.TempDir()

@@ -55,16 +55,19 @@ type env struct {
 }
 
 // backends runs fn against the services on each store backend.
-func backends(t *testing.T, fn func(t *testing.T, e *env)) {
+func backends(t *testing.T, fn func(t *testing.T, e *env), opts ...option) {
 	for _, b := range []struct {
 		name string
 		open func(testing.TB) store.Store
 	}{{"sqlite", testenv.SQLiteStore}, {"mongo", testenv.MongoStore}} {
-		t.Run(b.name, func(t *testing.T) { fn(t, start(t, b.open(t))) })
+		t.Run(b.name, func(t *testing.T) { fn(t, start(t, b.open(t), opts...)) })
 	}
 }
 
-func start(t testing.TB, st store.Store) *env {
+// option changes what the service of an env is built from.
+type option func(d *service.Deps, iss *authntest.Issuer)
+
+func start(t testing.TB, st store.Store, opts ...option) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -77,8 +80,12 @@ func start(t testing.TB, st store.Store) *env {
 		t.Fatal(err)
 	}
 	wf := &fakeWorkflows{items: map[string]workflow.Workflow{}}
-	ws, err := service.New(ctx, service.Deps{Logger: log, Store: st, NATS: nc, Verifier: iss.Verifier(ctx),
-		PeerID: peerID, GatewayURL: gw.URL, Workflows: wf})
+	deps := service.Deps{Logger: log, Store: st, NATS: nc, Verifier: iss.Verifier(ctx),
+		PeerID: peerID, GatewayURL: gw.URL, Workflows: wf}
+	for _, o := range opts {
+		o(&deps, iss)
+	}
+	ws, err := service.New(ctx, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

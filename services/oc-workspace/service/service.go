@@ -23,6 +23,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/opencloud/opencloud/libs/apiclient"
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/broker"
 	"github.com/opencloud/opencloud/libs/event"
@@ -51,6 +52,9 @@ const (
 	MaxBodyBytes = 2 << 20
 	// PruneInterval is how often expired idempotency keys are deleted.
 	PruneInterval = time.Hour
+	// DefaultReconcileInterval is how often the shared workflows and
+	// workspaces of the areas are read again from their owners.
+	DefaultReconcileInterval = 5 * time.Minute
 	// eventTimeout bounds the handling of one workflow event.
 	eventTimeout = 30 * time.Second
 )
@@ -72,15 +76,26 @@ type Deps struct {
 	// Workflows overrides how workflows are read (tests); nil reads them
 	// from oc-workflow through GatewayURL.
 	Workflows workflows.Fetcher
+	// ServiceToken is the services' own identity (an admin), with which
+	// the areas' shared workflows are read again from oc-workflow at start
+	// and every ReconcileInterval, so that a workflow event lost while NATS
+	// was down is made up for; nil: only their events keep them in step.
+	ServiceToken apiclient.TokenSource
+	// ReconcileInterval is how often the areas are reconciled; 0:
+	// DefaultReconcileInterval.
+	ReconcileInterval time.Duration
 }
 
 // Service is oc-workspace; it implements server.Component.
 type Service struct {
-	handler http.Handler
-	keys    *idempotency.Keys
-	log     *slog.Logger
-	nats    *nats.Conn
-	areas   *area.Service
+	handler   http.Handler
+	keys      *idempotency.Keys
+	log       *slog.Logger
+	nats      *nats.Conn
+	areas     *area.Service
+	token     apiclient.TokenSource // nil: workflows are not reconciled
+	verifier  authn.Verifier
+	reconcile time.Duration
 }
 
 var _ server.Component = (*Service)(nil)
@@ -115,7 +130,16 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if d.Workflows == nil {
 		d.Workflows = &workflows.HTTP{GatewayURL: d.GatewayURL, Client: d.HTTPClient}
 	}
+	if d.ReconcileInterval == 0 {
+		d.ReconcileInterval = DefaultReconcileInterval
+	}
+	if d.ReconcileInterval < 0 {
+		return nil, fmt.Errorf("workspace: reconcile interval %s: expected a positive duration (OC_WORKSPACE_RECONCILE)", d.ReconcileInterval)
+	}
 	log := d.Logger.With("service", "workspace")
+	if d.ServiceToken == nil {
+		log.Warn("no service identity: the workflows shared in areas follow oc-workflow's events only, and a change whose event is lost is not caught up")
+	}
 	wsRepo, areaRepo, ops, err := wsstore.Open(ctx, d.Store)
 	if err != nil {
 		return nil, fmt.Errorf("workspace: %w", err)
@@ -143,7 +167,8 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		MaxBodyBytes:    MaxBodyBytes,
 	})
 	httpapi.Register(api, ws, areas, d.PeerID, keys.Middleware())
-	return &Service{handler: engine, keys: keys, log: log, nats: d.NATS, areas: areas}, nil
+	return &Service{handler: engine, keys: keys, log: log, nats: d.NATS, areas: areas,
+		token: d.ServiceToken, verifier: d.Verifier, reconcile: d.ReconcileInterval}, nil
 }
 
 // followWorkflows keeps the workflows shared in areas in step with
@@ -173,18 +198,79 @@ func (s *Service) Prefix() string { return "/workspace" }
 // Handler implements server.Component.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run implements server.Component: it follows oc-workflow's events into
-// the areas, and prunes expired idempotency keys every PruneInterval, until
-// ctx is done.
+// Run implements server.Component until ctx is done: it follows
+// oc-workflow's events into the areas, reconciles the areas with the
+// owners of what they share at start and every ReconcileInterval, and
+// prunes expired idempotency keys every PruneInterval. If one of these
+// stops with an error, Run stops the others and returns it.
 func (s *Service) Run(ctx context.Context) error {
-	follow := make(chan error, 1)
-	go func() { follow <- followWorkflows(ctx, s.nats, s.areas, s.log) }()
-	err := server.Every(ctx, PruneInterval, func(ctx context.Context) {
-		if n, err := s.keys.Prune(ctx); err != nil {
-			s.log.WarnContext(ctx, "pruning idempotency keys failed", "err", err)
-		} else if n > 0 {
-			s.log.DebugContext(ctx, "pruned idempotency keys", "count", n)
-		}
-	})
-	return errors.Join(err, <-follow)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	loops := []func(context.Context) error{
+		func(ctx context.Context) error { return followWorkflows(ctx, s.nats, s.areas, s.log) },
+		func(ctx context.Context) error {
+			s.reconcileAreas(ctx)
+			return server.Every(ctx, s.reconcile, s.reconcileAreas)
+		},
+		func(ctx context.Context) error {
+			return server.Every(ctx, PruneInterval, func(ctx context.Context) {
+				if n, err := s.keys.Prune(ctx); err != nil {
+					s.log.WarnContext(ctx, "pruning idempotency keys failed", "err", err)
+				} else if n > 0 {
+					s.log.DebugContext(ctx, "pruned idempotency keys", "count", n)
+				}
+			})
+		},
+	}
+	errc := make(chan error, len(loops))
+	for _, loop := range loops {
+		go func() {
+			err := loop(ctx)
+			if err != nil && ctx.Err() == nil {
+				cancel(err)
+			}
+			errc <- err
+		}()
+	}
+	for range loops {
+		<-errc
+	}
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// reconcileAreas runs one area.Reconcile with the services' identity.
+func (s *Service) reconcileAreas(ctx context.Context) {
+	token, err := s.serviceToken(ctx)
+	if err != nil {
+		s.log.WarnContext(ctx, "the shared workflows are not reconciled this time", "err", err)
+	}
+	done, err := s.areas.Reconcile(ctx, token)
+	if err != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "reconciling the areas did not read every shared item; the next round retries", "err", err)
+	}
+	s.log.DebugContext(ctx, "areas reconciled", "workflows", done.Workflows, "workspaces", done.Workspaces)
+}
+
+// serviceToken returns a token of the services' identity, "" without one.
+// The token must be an admin's: another identity sees only some
+// workflows, and the others would look deleted.
+func (s *Service) serviceToken(ctx context.Context) (string, error) {
+	if s.token == nil {
+		return "", nil
+	}
+	token, err := s.token(ctx)
+	if err != nil {
+		return "", fmt.Errorf("obtain the services' token (OC_SERVICE_CLIENT_ID, OC_SERVICE_CLIENT_SECRET): %w", err)
+	}
+	p, err := s.verifier.Verify(ctx, token)
+	if err != nil {
+		return "", fmt.Errorf("the services' token is not accepted: %w", err)
+	}
+	if !p.IsAdmin() {
+		return "", fmt.Errorf("the services' identity %q is not an admin (check OC_SERVICE_CLIENT_ID)", p.Subject)
+	}
+	return token, nil
 }

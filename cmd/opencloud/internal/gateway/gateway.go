@@ -1,6 +1,6 @@
-// Package gateway routes the public path prefixes of DESIGN.md to the
-// in-process services of the all-in-one binary, the way Traefik routes them
-// to containers in compose.
+// Package gateway routes the public path prefixes of the services (see
+// docs/architecture.md) to the in-process services of the all-in-one binary,
+// the way Traefik routes them to containers in compose.
 package gateway
 
 import (

@@ -26,6 +26,7 @@ import (
 	"github.com/opencloud/opencloud/libs/server"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/clients"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/keys"
+	"github.com/opencloud/opencloud/services/oc-auth/internal/throttle"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
 )
 
@@ -48,10 +49,18 @@ type API struct {
 	Sessions Sessions
 	Events   Publisher
 	Log      *slog.Logger
+	// Attempts counts password checks, shared with the login page; nil:
+	// one of its own, with the default policy.
+	Attempts *throttle.Limiter
+	// Proxies may name the client in X-Forwarded-For.
+	Proxies throttle.Proxies
 }
 
 // Register mounts the routes on g, a group that already requires a token.
 func (a *API) Register(g *gin.RouterGroup) {
+	if a.Attempts == nil {
+		a.Attempts = throttle.New(throttle.DefaultPolicy(), nil)
+	}
 	g.GET("/me", a.me)
 	g.PUT("/me/password", a.changePassword)
 

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -9,6 +10,7 @@ import (
 	"github.com/opencloud/opencloud/libs/apierror"
 	"github.com/opencloud/opencloud/libs/event"
 	"github.com/opencloud/opencloud/services/oc-auth/api"
+	"github.com/opencloud/opencloud/services/oc-auth/internal/throttle"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
 )
 
@@ -46,7 +48,7 @@ func (a *API) me(c *gin.Context) {
 // changePassword godoc
 //
 //	@Summary	Change the caller's own password
-//	@Description	Needs the current password. Every sign-in session and refresh token of the user is revoked: every browser and device must sign in again.
+//	@Description	Needs the current password. Every sign-in session and refresh token of the user is revoked: every browser and device must sign in again. Wrong current passwords count with the failed sign-ins of the user: past the limits the answer is 429 with Retry-After.
 //	@Tags		me
 //	@Accept		json
 //	@Security	BearerAuth
@@ -55,6 +57,7 @@ func (a *API) me(c *gin.Context) {
 //	@Failure	400	{object}	apierror.Envelope
 //	@Failure	401	{object}	apierror.Envelope
 //	@Failure	403	{object}	apierror.Envelope
+//	@Failure	429	{object}	apierror.Envelope	"too_many_attempts: too many wrong passwords; wait for Retry-After seconds"
 //	@Router		/me/password [put]
 func (a *API) changePassword(c *gin.Context) {
 	var req api.ChangePasswordRequest
@@ -73,14 +76,24 @@ func (a *API) changePassword(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	attempt, wait := a.Attempts.Begin(u.Username, a.Proxies.ClientAddr(c.Request))
+	if attempt == nil {
+		throttle.RetryAfter(c.Writer.Header(), wait)
+		fail(c, apierror.New(http.StatusTooManyRequests, "too_many_attempts",
+			fmt.Sprintf("too many wrong passwords for this user; try again %s", throttle.InWords(wait)), nil))
+		return
+	}
 	if _, err := a.Users.Authenticate(ctx, u.Username, req.CurrentPassword); err != nil {
 		if errors.Is(err, users.ErrInvalidCredentials) || errors.Is(err, users.ErrDisabled) {
+			attempt.Failed()
 			fail(c, apierror.Invalid(apierror.FieldError{Field: "current_password", Problem: "does not match"}))
 			return
 		}
+		attempt.Abandon()
 		fail(c, err)
 		return
 	}
+	attempt.Succeeded()
 	if _, err := a.Users.SetPassword(ctx, u.ID, req.NewPassword); err != nil {
 		fail(c, err)
 		return

@@ -5,6 +5,9 @@
 // stored creation times alone, so replicas sharing a store agree without
 // coordination, and a crash half-way through a rotation leaves nothing to
 // repair.
+//
+// The private keys are stored sealed (AES-256-GCM, libs/seal) under a key
+// the store does not hold: a copy of the store signs nothing.
 package keys
 
 import (
@@ -24,6 +27,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/opencloud/opencloud/libs/seal"
 	"github.com/opencloud/opencloud/libs/store"
 )
 
@@ -35,8 +39,18 @@ const (
 
 const rsaBits = 2048
 
-// ErrNoKey is returned when the store holds no signing key (Ensure not run).
-var ErrNoKey = errors.New("keys: no signing key")
+// KeySize is the length of the key sealing the signing keys: AES-256.
+const KeySize = seal.KeySize
+
+// Sentinel errors.
+var (
+	// ErrNoKey is returned when the store holds no signing key (Ensure not run).
+	ErrNoKey = errors.New("keys: no signing key")
+	// ErrUnreadable is returned when a stored signing key does not open
+	// with the configured sealing key: the key was changed, or the record
+	// damaged.
+	ErrUnreadable = errors.New("the stored signing key cannot be decrypted with the configured sealing key")
+)
 
 var spec = store.Spec{
 	Name: "auth_signing_keys",
@@ -49,10 +63,16 @@ var spec = store.Spec{
 // doc is a stored key. The private key is a secret: doc's String and
 // LogValue show the key id only, and no API returns a doc.
 type doc struct {
-	ID            string     `json:"id"` // kid: the RFC 7638 thumbprint of the public key
-	Version       int64      `json:"version"`
-	Algorithm     string     `json:"alg"`
-	PrivateKeyPEM string     `json:"private_key_pem"`
+	ID        string `json:"id"` // kid: the RFC 7638 thumbprint of the public key
+	Version   int64  `json:"version"`
+	Algorithm string `json:"alg"`
+	// Sealed is the PKCS#8 DER of the private key, sealed under the key
+	// SealKeyID names and bound to the kid.
+	Sealed    []byte `json:"sealed_private_key,omitempty"`
+	SealKeyID string `json:"seal_key_id,omitempty"`
+	// PrivateKeyPEM is how keys were stored before they were sealed; Seal
+	// seals such records at start.
+	PrivateKeyPEM string     `json:"private_key_pem,omitempty"`
 	State         string     `json:"state"`
 	CreatedAt     time.Time  `json:"created_at"`
 	RetiredAt     *time.Time `json:"retired_at,omitempty"`
@@ -97,6 +117,7 @@ func (k PublicKey) Key() any                           { return k.key }
 // Manager creates, rotates, publishes and prunes keys.
 type Manager struct {
 	col       store.Collection
+	box       *seal.Box
 	retention time.Duration
 	now       func() time.Time
 
@@ -108,13 +129,105 @@ type Manager struct {
 
 // Open opens the collection. retention is how long a key stays published
 // after its successor was created; it must outlive every token it signed.
-func Open(ctx context.Context, st store.Store, retention time.Duration) (*Manager, error) {
+// sealKey (KeySize bytes) seals the private keys.
+func Open(ctx context.Context, st store.Store, retention time.Duration, sealKey []byte) (*Manager, error) {
+	box, err := seal.New(sealKey, "opencloud auth signing keys")
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
 	c, err := st.Collection(ctx, spec)
 	if err != nil {
 		return nil, fmt.Errorf("keys: open %s: %w", spec.Name, err)
 	}
-	return &Manager{col: c, retention: retention, now: func() time.Time { return time.Now().UTC() },
+	return &Manager{col: c, box: box, retention: retention, now: func() time.Time { return time.Now().UTC() },
 		parsed: map[string]*rsa.PrivateKey{}}, nil
+}
+
+// aad binds a sealed private key to its kid, so that a sealed key copied
+// into another record does not open.
+func aad(kid string) []byte { return []byte("auth-signing-key/" + kid) }
+
+// Seal seals the keys stored in clear (PEM) by earlier versions, and
+// returns how many it sealed. Replicas may run it together.
+func (m *Manager) Seal(ctx context.Context) (int, error) {
+	ds, err := m.load(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range ds {
+		sealed, err := m.sealOne(ctx, d)
+		if err != nil {
+			return n, err
+		}
+		if sealed {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (m *Manager) sealOne(ctx context.Context, d doc) (bool, error) {
+	for range 5 {
+		if d.PrivateKeyPEM == "" {
+			return false, nil
+		}
+		priv, err := parsePEM(d)
+		if err != nil {
+			return false, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			return false, fmt.Errorf("keys: %s: encode: %w", d.ID, err)
+		}
+		if d.Sealed, err = m.box.Seal(der, aad(d.ID)); err != nil {
+			return false, fmt.Errorf("keys: %s: %w", d.ID, err)
+		}
+		d.SealKeyID, d.PrivateKeyPEM = m.box.KeyID(), ""
+		_, err = m.col.Replace(ctx, d.ID, d.Version, d)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, store.ErrNotFound):
+			return false, nil // pruned meanwhile
+		case !errors.Is(err, store.ErrVersionConflict):
+			return false, fmt.Errorf("keys: seal %s: %w", d.ID, err)
+		}
+		// Retired, or sealed by another replica, meanwhile: read it again.
+		d, err = m.get(ctx, d.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	return false, fmt.Errorf("keys: seal %s: %w (5 tries)", d.ID, store.ErrVersionConflict)
+}
+
+// Check opens every stored key, so that a wrong sealing key stops the
+// start rather than the first sign-in.
+func (m *Manager) Check(ctx context.Context) error {
+	ds, err := m.load(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if _, err := m.private(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Manager) get(ctx context.Context, kid string) (doc, error) {
+	var d doc
+	v, err := m.col.Get(ctx, kid, &d)
+	if err != nil {
+		return doc{}, err
+	}
+	d.Version = v
+	return d, nil
 }
 
 // Ensure creates the first key if the store has none.
@@ -147,9 +260,13 @@ func (m *Manager) Rotate(ctx context.Context) (Info, error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("keys: encode: %w", err)
 	}
+	sealed, err := m.box.Seal(der, aad(kid))
+	if err != nil {
+		return Info{}, fmt.Errorf("keys: %w", err)
+	}
 	d := doc{
 		ID: kid, Algorithm: string(jose.RS256), State: StateActive, CreatedAt: m.now(),
-		PrivateKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		Sealed: sealed, SealKeyID: m.box.KeyID(),
 	}
 	if _, err := m.col.Insert(ctx, d.ID, d); err != nil {
 		return Info{}, fmt.Errorf("keys: insert %s: %w", kid, err)
@@ -281,19 +398,49 @@ func (m *Manager) private(d doc) (*rsa.PrivateKey, error) {
 	if k, ok := m.parsed[d.ID]; ok {
 		return k, nil
 	}
+	var rk *rsa.PrivateKey
+	var err error
+	if d.PrivateKeyPEM != "" {
+		// Not sealed yet: a replica of an earlier version wrote it.
+		rk, err = parsePEM(d)
+	} else {
+		rk, err = m.open(d)
+	}
+	if err != nil {
+		return nil, err
+	}
+	m.parsed[d.ID] = rk
+	return rk, nil
+}
+
+func (m *Manager) open(d doc) (*rsa.PrivateKey, error) {
+	if d.SealKeyID != m.box.KeyID() {
+		return nil, fmt.Errorf("keys: %s: %w (it was sealed under the key with id %q, the configured one has id %q)", d.ID, ErrUnreadable, d.SealKeyID, m.box.KeyID())
+	}
+	der, err := m.box.Open(d.Sealed, aad(d.ID))
+	if err != nil {
+		return nil, fmt.Errorf("keys: %s: %w (the record is damaged)", d.ID, ErrUnreadable)
+	}
+	return parseDER(d.ID, der)
+}
+
+func parsePEM(d doc) (*rsa.PrivateKey, error) {
 	block, _ := pem.Decode([]byte(d.PrivateKeyPEM))
 	if block == nil {
 		return nil, fmt.Errorf("keys: %s: stored key is not PEM", d.ID)
 	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	return parseDER(d.ID, block.Bytes)
+}
+
+func parseDER(kid string, der []byte) (*rsa.PrivateKey, error) {
+	k, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("keys: %s: parse stored key: %w", d.ID, err)
+		return nil, fmt.Errorf("keys: %s: parse stored key: %w", kid, err)
 	}
 	rk, ok := k.(*rsa.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("keys: %s: stored key is not RSA", d.ID)
+		return nil, fmt.Errorf("keys: %s: stored key is not RSA", kid)
 	}
-	m.parsed[d.ID] = rk
 	return rk, nil
 }
 

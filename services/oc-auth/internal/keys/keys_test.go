@@ -2,18 +2,39 @@ package keys
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/opencloud/opencloud/libs/store"
 	"github.com/opencloud/opencloud/libs/testenv"
 )
 
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var backends = []struct {
+	name string
+	open func(testing.TB) store.Store
+}{
+	{"sqlite", testenv.SQLiteStore},
+	{"mongo", testenv.MongoStore},
+}
+
+func newSealKey(t testing.TB) []byte {
+	t.Helper()
+	k := make([]byte, KeySize)
+	if _, err := rand.Read(k); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func TestRotationAndRetention(t *testing.T) {
 	ctx := context.Background()
-	m, err := Open(ctx, testenv.SQLiteStore(t), 24*time.Hour)
+	m, err := Open(ctx, testenv.SQLiteStore(t), 24*time.Hour, newSealKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,8 @@ import (
 
 // Verifier checks oc-auth's own access tokens in-process, exactly as
 // authn.OIDCVerifier does in the other services (same go-oidc verifier:
-// issuer, audience, expiry, RS256 signature), but reads the published keys
+// issuer, audience, expiry, RS256 signature; and the token_use mark of an
+// access token), but reads the published keys
 // from the store instead of fetching the JWKS over HTTP: the public issuer
 // URL need not be reachable from inside the service.
 type Verifier struct {
@@ -39,6 +40,14 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (authn.Principal, err
 	var p authn.Principal
 	if err := tok.Claims(&p); err != nil {
 		return authn.Principal{}, fmt.Errorf("%w: claims: %w", authn.ErrInvalidToken, err)
+	}
+	// An ID token has the same issuer and signature, and the audience too
+	// when a client's id is the API audience: only the mark tells them apart.
+	var use struct {
+		TokenUse string `json:"token_use"`
+	}
+	if err := tok.Claims(&use); err != nil || use.TokenUse != authn.TokenUseAccess {
+		return authn.Principal{}, fmt.Errorf("%w: not an access token (%s is %q)", authn.ErrInvalidToken, authn.TokenUseClaim, use.TokenUse)
 	}
 	if p.Subject == "" {
 		return authn.Principal{}, fmt.Errorf("%w: no subject", authn.ErrInvalidToken)

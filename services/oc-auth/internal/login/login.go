@@ -18,7 +18,6 @@ import (
 	"html/template"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,6 +27,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/opencloud/opencloud/services/oc-auth/internal/oidcstorage"
+	"github.com/opencloud/opencloud/services/oc-auth/internal/throttle"
 	"github.com/opencloud/opencloud/services/oc-auth/internal/users"
 )
 
@@ -73,16 +73,22 @@ type Handler struct {
 	Log      *slog.Logger
 	Count    Outcome
 	Now      func() time.Time // nil: the system clock
+	// Attempts counts password checks, shared with every other place that
+	// checks a user's password; nil: one of its own, with the default
+	// policy.
+	Attempts *throttle.Limiter
+	// Proxies may name the client in X-Forwarded-For.
+	Proxies throttle.Proxies
 
-	limit      *limiter
 	cookiePath string
 	secure     bool
 }
 
-// New returns the handler; at most 10 failed attempts per user name and
-// client address within 15 minutes.
+// New returns the handler.
 func New(h Handler) *Handler {
-	h.limit = newLimiter(10, 15*time.Minute)
+	if h.Attempts == nil {
+		h.Attempts = throttle.New(throttle.DefaultPolicy(), h.Now)
+	}
 	if h.Count == nil {
 		h.Count = func(string) {}
 	}
@@ -155,30 +161,33 @@ func (h *Handler) Submit(w http.ResponseWriter, r *http.Request) {
 	}
 	username := strings.ToLower(strings.TrimSpace(r.PostForm.Get("username")))
 	pw := r.PostForm.Get("password")
-	key := username + "|" + remoteHost(r)
-	if blocked, left := h.limit.blocked(key); blocked {
+	attempt, wait := h.Attempts.Begin(username, h.Proxies.ClientAddr(r))
+	if attempt == nil {
 		h.Count("throttled")
-		msg := fmt.Sprintf("Too many failed attempts. Try again in %d minutes.", int(math.Ceil(left.Minutes())))
+		throttle.RetryAfter(w.Header(), wait)
+		msg := fmt.Sprintf("Too many failed attempts. Try again %s.", throttle.InWords(wait))
 		h.render(w, http.StatusTooManyRequests, h.form(r.Context(), ar, username, msg))
 		return
 	}
 	u, err := h.Users.Authenticate(r.Context(), username, pw)
 	switch {
 	case errors.Is(err, users.ErrInvalidCredentials):
-		h.limit.fail(key)
+		attempt.Failed()
 		h.Count("failed")
 		h.render(w, http.StatusUnauthorized, h.form(r.Context(), ar, username, "Wrong user name or password."))
 		return
 	case errors.Is(err, users.ErrDisabled):
+		attempt.Abandon()
 		h.Count("disabled")
 		h.render(w, http.StatusForbidden, h.form(r.Context(), ar, username, "This account is disabled; ask an administrator."))
 		return
 	case err != nil:
+		attempt.Abandon()
 		h.Log.ErrorContext(r.Context(), "sign-in failed", "err", err)
 		h.render(w, http.StatusInternalServerError, h.form(r.Context(), ar, username, "Something went wrong on our side; try again."))
 		return
 	}
-	h.limit.reset(key)
+	attempt.Succeeded()
 	// A new sign-in replaces the browser's session, whoever it was for.
 	if c, err := r.Cookie(SessionCookie); err == nil {
 		if err := h.Sessions.EndSession(r.Context(), c.Value); err != nil {
@@ -299,12 +308,4 @@ func (h *Handler) render(w http.ResponseWriter, status int, d pageData) {
 	if err := page.Execute(w, d); err != nil {
 		h.Log.Warn("render login page", "err", err)
 	}
-}
-
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -32,7 +32,7 @@ func newStorage(t *testing.T, st store.Store) (*Storage, users.User) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	km, err := keys.Open(ctx, st, time.Hour)
+	km, err := keys.Open(ctx, st, time.Hour, make([]byte, keys.KeySize))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/event"
 	"github.com/opencloud/opencloud/libs/resource"
+	"github.com/opencloud/opencloud/libs/server/retry"
 )
 
 // Repository is the storage the catalog needs. Implementations return
@@ -70,11 +71,6 @@ type Query struct {
 	Limit      int
 	Offset     int
 }
-
-// maxAttempts bounds the retries of a change that was not conditioned by the
-// caller on a version (a merge patch, an unconditional delete) and raced
-// with another writer.
-const maxAttempts = 5
 
 // Service implements the catalog's use cases.
 type Service struct {
@@ -209,7 +205,7 @@ func (s *Service) Replace(ctx context.Context, p authn.Principal, id string, in 
 func (s *Service) Update(ctx context.Context, p authn.Principal, id string, expected int64,
 	change func(current resource.Input) (resource.Input, error),
 ) (resource.Resource, error) {
-	for attempt := 1; ; attempt++ {
+	return retry.OnConflict(ctx, func(ctx context.Context) (resource.Resource, error) {
 		cur, err := s.editable(ctx, p, id)
 		if err != nil {
 			return resource.Resource{}, err
@@ -244,11 +240,13 @@ func (s *Service) Update(ctx context.Context, p authn.Principal, id string, expe
 		next := apply(cur, in, s.now())
 		v, err := s.repo.Replace(ctx, next, cur.Version)
 		if errors.Is(err, ErrVersionConflict) || errors.Is(err, ErrNotFound) {
-			// Another writer changed or deleted it since we read it.
-			if want == 0 && attempt < maxAttempts {
-				continue
+			// Another writer changed or deleted it since we read it: a
+			// change not pinned to a version is made again on what is current.
+			err = s.conflict(ctx, id, cur.Version, err)
+			if want == 0 {
+				err = retry.LostRace(err)
 			}
-			return resource.Resource{}, s.conflict(ctx, id, cur.Version, err)
+			return resource.Resource{}, err
 		}
 		if err != nil {
 			return resource.Resource{}, fmt.Errorf("update resource %s: %w", id, err)
@@ -256,34 +254,36 @@ func (s *Service) Update(ctx context.Context, p authn.Principal, id string, expe
 		next.Version = v
 		s.publish(ctx, event.ResourceUpdated, p, next)
 		return next, nil
-	}
+	})
 }
 
 // Delete removes resource id. ifMatch, if not 0, is the version the caller
 // means to delete.
 func (s *Service) Delete(ctx context.Context, p authn.Principal, id string, ifMatch int64) error {
-	for attempt := 1; ; attempt++ {
+	_, err := retry.OnConflict(ctx, func(ctx context.Context) (struct{}, error) {
 		cur, err := s.editable(ctx, p, id)
 		if err != nil {
-			return err
+			return struct{}{}, err
 		}
 		if ifMatch != 0 && ifMatch != cur.Version {
-			return &ConflictError{Given: ifMatch, Current: cur.Version}
+			return struct{}{}, &ConflictError{Given: ifMatch, Current: cur.Version}
 		}
 		err = s.repo.Delete(ctx, id, cur.Version)
 		if errors.Is(err, ErrVersionConflict) {
 			// Changed since we read it: its owners may have changed too, so check again.
-			if ifMatch == 0 && attempt < maxAttempts {
-				continue
+			err = s.conflict(ctx, id, cur.Version, err)
+			if ifMatch == 0 {
+				err = retry.LostRace(err)
 			}
-			return s.conflict(ctx, id, cur.Version, err)
+			return struct{}{}, err
 		}
 		if err != nil {
-			return fmt.Errorf("delete resource %s: %w", id, err)
+			return struct{}{}, fmt.Errorf("delete resource %s: %w", id, err)
 		}
 		s.publish(ctx, event.ResourceDeleted, p, cur)
-		return nil
-	}
+		return struct{}{}, nil
+	})
+	return err
 }
 
 // editable loads resource id for a change by p: ErrNotFound if p cannot see

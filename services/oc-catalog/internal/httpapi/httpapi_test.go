@@ -36,7 +36,7 @@ func TestParseList(t *testing.T) {
 		t.Errorf("query = %+v\nwant    %+v", q, want)
 	}
 	q, err = listQuery(t, "")
-	if err != nil || q.Limit != 20 || q.Offset != 0 || !slices.Equal(q.Sort, DefaultSort) {
+	if err != nil || q.Limit != 20 || q.Offset != 0 || !slices.Equal(q.Sort, []catalog.Sort{{Field: catalog.SortName}}) {
 		t.Errorf("defaults = %+v, %v", q, err)
 	}
 }

@@ -7,23 +7,19 @@ package credentials
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
 	"time"
 
 	"github.com/opencloud/opencloud/libs/resource"
+	"github.com/opencloud/opencloud/libs/seal"
 
 	"github.com/opencloud/opencloud/services/oc-datacenter/datacenter"
 )
 
 // KeySize is the length of the credentials key: AES-256.
-const KeySize = 32
+const KeySize = seal.KeySize
 
 // Sentinel errors.
 var (
@@ -132,10 +128,9 @@ func checkKey(field, v string, limit int) error {
 
 // Keeper keeps credentials sealed in a Repository.
 type Keeper struct {
-	repo  Repository
-	aead  cipher.AEAD
-	keyID string
-	now   func() time.Time
+	repo Repository
+	box  *seal.Box
+	now  func() time.Time
 }
 
 // NewKeeper returns a keeper sealing with key (KeySize bytes).
@@ -143,18 +138,12 @@ func NewKeeper(repo Repository, key []byte) (*Keeper, error) {
 	if len(key) != KeySize {
 		return nil, fmt.Errorf("the credentials key has %d bytes, want %d", len(key), KeySize)
 	}
-	block, err := aes.NewCipher(key)
+	// The label keeps the key id of the records sealed so far.
+	box, err := seal.New(key, "opencloud datacenter credentials key")
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	// The key id tells a record sealed under another key from a damaged
-	// one; a hash prefix says nothing of the key itself.
-	sum := sha256.Sum256(append([]byte("opencloud datacenter credentials key\x00"), key...))
-	return &Keeper{repo: repo, aead: aead, keyID: hex.EncodeToString(sum[:8]),
+	return &Keeper{repo: repo, box: box,
 		now: func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }}, nil
 }
 
@@ -163,19 +152,14 @@ func NewKeeper(repo Repository, key []byte) (*Keeper, error) {
 func aad(storageID string) []byte { return []byte("storage-credentials/" + storageID) }
 
 func (k *Keeper) seal(storageID, secret string) ([]byte, error) {
-	nonce := make([]byte, k.aead.NonceSize(), k.aead.NonceSize()+len(secret)+k.aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, fmt.Errorf("draw a nonce: %w", err)
-	}
-	return k.aead.Seal(nonce, nonce, []byte(secret), aad(storageID)), nil
+	return k.box.Seal([]byte(secret), aad(storageID))
 }
 
 func (k *Keeper) open(s Sealed) (string, error) {
-	n := k.aead.NonceSize()
-	if s.KeyID != k.keyID || len(s.Secret) < n {
+	if s.KeyID != k.box.KeyID() {
 		return "", ErrUnreadable
 	}
-	plain, err := k.aead.Open(nil, s.Secret[:n], s.Secret[n:], aad(s.StorageID))
+	plain, err := k.box.Open(s.Secret, aad(s.StorageID))
 	if err != nil {
 		return "", ErrUnreadable
 	}
@@ -222,7 +206,7 @@ func (k *Keeper) Set(ctx context.Context, cat Catalog, storageID string, in data
 			return out, false, err
 		}
 		next := Sealed{StorageID: storageID, Version: cur.Version, AccessKeyID: in.AccessKeyID, Secret: sealed,
-			KeyID: k.keyID, UpdatedAt: k.now(), UpdatedBy: by}
+			KeyID: k.box.KeyID(), UpdatedAt: k.now(), UpdatedBy: by}
 		if !exists {
 			err = k.repo.Insert(ctx, next)
 		} else {

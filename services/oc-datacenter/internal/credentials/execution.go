@@ -73,8 +73,8 @@ func PutRoute(storageID string) string {
 
 // ForExecution returns the credentials of each storage of refs (checked by
 // CheckRefs), in order, or refuses them all: a storage of another peer
-// (its credentials are that peer's to issue, through federation, not
-// configured yet) and a storage without credentials are listed in a
+// (its credentials are that peer's to issue, and this peer does not obtain
+// them) and a storage without credentials are listed in a
 // *RefusedError; k nil is ErrNoKey once no storage is remote.
 func ForExecution(ctx context.Context, k *Keeper, peerID string, refs []resource.Ref) ([]Credentials, error) {
 	var remote []Refusal

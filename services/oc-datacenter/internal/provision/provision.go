@@ -1,9 +1,11 @@
 // Package provision makes and removes what an execution needs in this
-// peer's cluster: its namespace, the service account Argo runs its pods
-// as, the Role and RoleBinding Argo's executor needs, and a Secret of S3
-// credentials per storage the execution uses. Every object is
-// created idempotently: on a second call, what drifted from the expected
-// spec is put back.
+// peer's cluster: its namespace; the service account its steps run as,
+// which has no rights and no token mounted; the service account of Argo's
+// executor, its token Secret, and the Role and RoleBinding granting it what
+// the executor needs; and a Secret of S3 credentials per storage the
+// execution uses, which only the executor's account may read. Every object
+// is created idempotently: on a second call, what drifted from the
+// expected spec is put back.
 package provision
 
 import (
@@ -18,6 +20,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
@@ -31,7 +34,9 @@ import (
 // ManagedBy is the value of execution.LabelManaged on every object made here.
 const ManagedBy = "opencloud"
 
-// RoleName names the Role and the RoleBinding of an execution's namespace.
+// RoleName names the Role and the RoleBinding of an execution's namespace,
+// which grant the executor's service account, and it alone, what Argo's
+// executor needs.
 const RoleName = "oc-executor"
 
 // Sentinel errors.
@@ -71,8 +76,8 @@ func New(cs kubernetes.Interface, retention time.Duration) *Provisioner {
 	return &Provisioner{cs: cs, retention: retention}
 }
 
-// ExecutorRules are what Argo v3.6's executor does with the execution's
-// service account: report step outputs as WorkflowTaskResults, read,
+// ExecutorRules are what Argo v3.6's executor does with its service
+// account (execution.ExecutorServiceAccount): report step outputs as WorkflowTaskResults, read,
 // watch and annotate its own pod and its logs, and read the artifacts'
 // credentials Secrets, secretNames (only those: the rule names them).
 func ExecutorRules(secretNames ...string) []rbacv1.PolicyRule {
@@ -169,13 +174,14 @@ func withLabels(have, want map[string]string) (map[string]string, bool) {
 	return out, changed
 }
 
-// Prepare makes sure the execution's namespace, service account, Role,
+// Prepare makes sure the execution's namespace, the workload's and the
+// executor's service accounts, the executor's token Secret, Role,
 // RoleBinding and S3 Secrets exist as expected, creating or putting back
 // what is missing or changed.
 func (p *Provisioner) Prepare(ctx context.Context, executionID, workflowID string, secrets []S3Secret) (datacenter.Prepared, error) {
 	out := datacenter.Prepared{ExecutionID: executionID, WorkflowID: workflowID,
-		Namespace: execution.Namespace(executionID), ServiceAccount: execution.ServiceAccount,
-		Role: RoleName, RoleBinding: RoleName}
+		Namespace: execution.Namespace(executionID), ServiceAccount: execution.WorkloadServiceAccount,
+		ExecutorServiceAccount: execution.ExecutorServiceAccount, Role: RoleName, RoleBinding: RoleName}
 	if err := ValidateIDs(executionID, workflowID, true); err != nil {
 		return out, err
 	}
@@ -190,9 +196,23 @@ func (p *Provisioner) Prepare(ctx context.Context, executionID, workflowID strin
 		name string
 		do   func(context.Context, string, map[string]string) (datacenter.Action, error)
 	}
+	// The executor's token belongs to the account of that UID: a token of
+	// an account deleted and made again is replaced.
+	var executorUID types.UID
 	steps := []step{
 		{"Namespace", ns, p.namespace},
-		{"ServiceAccount", execution.ServiceAccount, p.serviceAccount},
+		{"ServiceAccount", execution.WorkloadServiceAccount, func(ctx context.Context, ns string, lbl map[string]string) (datacenter.Action, error) {
+			act, _, err := p.serviceAccount(ctx, ns, execution.WorkloadServiceAccount, lbl)
+			return act, err
+		}},
+		{"ServiceAccount", execution.ExecutorServiceAccount, func(ctx context.Context, ns string, lbl map[string]string) (datacenter.Action, error) {
+			act, uid, err := p.serviceAccount(ctx, ns, execution.ExecutorServiceAccount, lbl)
+			executorUID = uid
+			return act, err
+		}},
+		{"Secret", execution.ExecutorTokenSecret, func(ctx context.Context, ns string, lbl map[string]string) (datacenter.Action, error) {
+			return p.executorToken(ctx, ns, lbl, executorUID)
+		}},
 		{"Role", RoleName, func(ctx context.Context, ns string, lbl map[string]string) (datacenter.Action, error) {
 			return p.role(ctx, ns, lbl, rules)
 		}},
@@ -269,18 +289,78 @@ func ours(m metav1.ObjectMeta, lbl map[string]string) error {
 	return nil
 }
 
-func (p *Provisioner) serviceAccount(ctx context.Context, ns string, lbl map[string]string) (datacenter.Action, error) {
+// serviceAccount makes service account name, without its token mounted
+// in pods: the workload must not have one, and Argo mounts the executor's
+// itself, in its own containers only. It returns the account's UID.
+func (p *Provisioner) serviceAccount(ctx context.Context, ns, name string, lbl map[string]string) (datacenter.Action, types.UID, error) {
 	api := p.cs.CoreV1().ServiceAccounts(ns)
-	want := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: execution.ServiceAccount, Namespace: ns, Labels: lbl}}
+	noToken := false
+	want := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: lbl},
+		AutomountServiceAccountToken: &noToken}
+	if cur, err := api.Create(ctx, want, metav1.CreateOptions{}); err == nil {
+		return datacenter.Created, cur.UID, nil
+	} else if !apierrors.IsAlreadyExists(err) {
+		return "", "", clusterErr("create service account "+name, err)
+	}
+	act := datacenter.Unchanged
+	var uid types.UID
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := api.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		uid = cur.UID
+		merged, changed := withLabels(cur.Labels, lbl)
+		mounts := cur.AutomountServiceAccountToken == nil || *cur.AutomountServiceAccountToken
+		if !changed && !mounts {
+			return nil
+		}
+		cur.Labels, cur.AutomountServiceAccountToken = merged, &noToken
+		_, err = api.Update(ctx, cur, metav1.UpdateOptions{})
+		act = datacenter.Updated
+		return err
+	})
+	if err != nil {
+		return "", "", clusterErr("update service account "+name, err)
+	}
+	return act, uid, nil
+}
+
+// executorToken makes the Secret holding the executor account's token,
+// which Kubernetes fills and Argo mounts in the executor's containers. A
+// Secret of that name that is not the token of the account of UID
+// executorUID is replaced; the token itself is Kubernetes' to write.
+func (p *Provisioner) executorToken(ctx context.Context, ns string, lbl map[string]string, executorUID types.UID) (datacenter.Action, error) {
+	api := p.cs.CoreV1().Secrets(ns)
+	name := execution.ExecutorTokenSecret
+	want := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: lbl,
+			Annotations: map[string]string{corev1.ServiceAccountNameKey: execution.ExecutorServiceAccount}},
+		Type: corev1.SecretTypeServiceAccountToken,
+	}
 	if _, err := api.Create(ctx, want, metav1.CreateOptions{}); err == nil {
 		return datacenter.Created, nil
 	} else if !apierrors.IsAlreadyExists(err) {
-		return "", clusterErr("create service account", err)
+		return "", clusterErr("create secret "+name, err)
 	}
 	act := datacenter.Unchanged
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := api.Get(ctx, execution.ServiceAccount, metav1.GetOptions{})
+		cur, err := api.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
+			return err
+		}
+		uid, bound := cur.Annotations[corev1.ServiceAccountUIDKey]
+		if cur.Type != want.Type || cur.Annotations[corev1.ServiceAccountNameKey] != execution.ExecutorServiceAccount ||
+			(bound && executorUID != "" && types.UID(uid) != executorUID) {
+			// Neither the type nor the account of a token can be changed: replace it.
+			if err := api.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cur.UID}}); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+			act = datacenter.Updated
+			_, err := api.Create(ctx, want, metav1.CreateOptions{})
+			if apierrors.IsAlreadyExists(err) {
+				return apierrors.NewConflict(corev1.Resource("secrets"), name, err)
+			}
 			return err
 		}
 		merged, changed := withLabels(cur.Labels, lbl)
@@ -293,7 +373,7 @@ func (p *Provisioner) serviceAccount(ctx context.Context, ns string, lbl map[str
 		return err
 	})
 	if err != nil {
-		return "", clusterErr("update service account", err)
+		return "", clusterErr("update secret "+name, err)
 	}
 	return act, nil
 }
@@ -332,7 +412,8 @@ func (p *Provisioner) roleBinding(ctx context.Context, ns string, lbl map[string
 	want := &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: RoleName, Namespace: ns, Labels: lbl},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: RoleName},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: execution.ServiceAccount, Namespace: ns}},
+		// The executor's account only: the workload's is bound to nothing.
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: execution.ExecutorServiceAccount, Namespace: ns}},
 	}
 	if _, err := api.Create(ctx, want, metav1.CreateOptions{}); err == nil {
 		return datacenter.Created, nil

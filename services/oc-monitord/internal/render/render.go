@@ -7,8 +7,15 @@
 // (image, command, args, env, requests), placed by the linked compute's node
 // labels, with S3 artifacts for its storage links and HTTP artifacts for
 // data read over http(s). Names come from libs/execution, which
-// oc-datacenter uses too, so the namespace, service account and S3 Secrets
+// oc-datacenter uses too, so the namespace, service accounts and S3 Secrets
 // it provisions are the ones the Workflow refers to.
+//
+// The steps' pods run as the workload's service account, which has no
+// rights, with no service account token mounted: the code a processing
+// runs cannot reach the Kubernetes API, and so neither the S3 Secrets.
+// Argo's executor (the init and wait containers, which fetch and store the
+// artifacts) runs as the executor's account, whose token Argo mounts in
+// those containers only.
 //
 // What cannot be rendered is refused with an *Error naming the node or link
 // (errors.Is tells ErrNoCompute, ErrMissingResource, ErrCycle and
@@ -162,7 +169,12 @@ type Options struct {
 	// through Admiralty, and a Ref with Peer "" means this peer. Default
 	// DefaultLocalPeer.
 	LocalPeer string
-	// ExecutorServiceAccount runs the steps' pods. Default execution.ServiceAccount.
+	// ServiceAccount runs the steps' pods, without its token. Default
+	// execution.WorkloadServiceAccount.
+	ServiceAccount string
+	// ExecutorServiceAccount is the account of Argo's executor in each
+	// pod, the one that reads the S3 Secrets; it must not be
+	// ServiceAccount. Default execution.ExecutorServiceAccount.
 	ExecutorServiceAccount string
 	// Namespace the Workflow is created in. Default: the execution's
 	// Namespace field, else execution.Namespace(id).
@@ -173,8 +185,11 @@ func (o Options) withDefaults(e execution.Execution) Options {
 	if o.LocalPeer == "" {
 		o.LocalPeer = DefaultLocalPeer
 	}
+	if o.ServiceAccount == "" {
+		o.ServiceAccount = execution.WorkloadServiceAccount
+	}
 	if o.ExecutorServiceAccount == "" {
-		o.ExecutorServiceAccount = execution.ServiceAccount
+		o.ExecutorServiceAccount = execution.ExecutorServiceAccount
 	}
 	if o.Namespace == "" {
 		o.Namespace = e.Namespace
@@ -229,6 +244,7 @@ func Render(e execution.Execution, opts Options) (*wfv1.Workflow, error) {
 	if deadline%time.Second != 0 {
 		secs++ // rounded up, without overflowing on a saturated window
 	}
+	noToken := false
 	return &wfv1.Workflow{
 		TypeMeta: metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Workflow"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -237,9 +253,14 @@ func Render(e execution.Execution, opts Options) (*wfv1.Workflow, error) {
 			Labels:    labels,
 		},
 		Spec: wfv1.WorkflowSpec{
-			Entrypoint:            Entrypoint,
-			ServiceAccountName:    opts.ExecutorServiceAccount,
-			ActiveDeadlineSeconds: &secs,
+			Entrypoint: Entrypoint,
+			// Set for the whole Workflow, and by no template: every
+			// step's pod runs as the workload, without a token, and only
+			// Argo's executor containers get the executor's.
+			ServiceAccountName:           opts.ServiceAccount,
+			AutomountServiceAccountToken: &noToken,
+			Executor:                     &wfv1.ExecutorConfig{ServiceAccountName: opts.ExecutorServiceAccount},
+			ActiveDeadlineSeconds:        &secs,
 			// Pods carry the execution's labels too, as every object made for it.
 			PodMetadata: &wfv1.Metadata{Labels: copyMap(labels)},
 			Templates:   templates,
@@ -308,8 +329,13 @@ func checkIdentity(e execution.Execution, opts Options) error {
 	if errs := k8svalidation.IsValidLabelValue(e.WorkflowID); len(errs) > 0 {
 		return bad("workflow id %q is not a valid label value: %s", e.WorkflowID, strings.Join(errs, "; "))
 	}
-	if errs := k8svalidation.IsDNS1123Subdomain(opts.ExecutorServiceAccount); len(errs) > 0 {
-		return bad("service account %q is not a valid name: %s", opts.ExecutorServiceAccount, strings.Join(errs, "; "))
+	for _, sa := range []string{opts.ServiceAccount, opts.ExecutorServiceAccount} {
+		if errs := k8svalidation.IsDNS1123Subdomain(sa); len(errs) > 0 {
+			return bad("service account %q is not a valid name: %s", sa, strings.Join(errs, "; "))
+		}
+	}
+	if opts.ServiceAccount == opts.ExecutorServiceAccount {
+		return bad("the steps cannot run as %s, the executor's service account: it may read the storage credentials", opts.ServiceAccount)
 	}
 	return nil
 }

@@ -47,7 +47,7 @@ func TestSingleStep(t *testing.T) {
 	if !reflect.DeepEqual(w.Labels, wantLabels) || !reflect.DeepEqual(w.Spec.PodMetadata.Labels, wantLabels) {
 		t.Errorf("labels %v, pod labels %v", w.Labels, w.Spec.PodMetadata.Labels)
 	}
-	if w.Spec.Entrypoint != "main" || w.Spec.ServiceAccountName != execution.ServiceAccount || w.Spec.PodGC != nil {
+	if w.Spec.Entrypoint != "main" || w.Spec.ServiceAccountName != execution.WorkloadServiceAccount || w.Spec.PodGC != nil {
 		t.Errorf("spec %+v", w.Spec)
 	}
 	if *w.Spec.ActiveDeadlineSeconds != 3600 {
@@ -326,7 +326,7 @@ func TestDeadlineFollowsTheWindow(t *testing.T) {
 
 func TestOptions(t *testing.T) {
 	e := shape(1)
-	w := mustRender(t, e, render.Options{Namespace: "team-a", ExecutorServiceAccount: "runner"})
+	w := mustRender(t, e, render.Options{Namespace: "team-a", ServiceAccount: "runner"})
 	if w.Namespace != "team-a" || w.Spec.ServiceAccountName != "runner" {
 		t.Errorf("namespace %s, service account %s", w.Namespace, w.Spec.ServiceAccountName)
 	}

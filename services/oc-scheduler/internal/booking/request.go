@@ -125,8 +125,8 @@ func Expand(r execution.Request, now time.Time, defaultDuration time.Duration) (
 		p.Windows = []execution.Window{w}
 		return p, nil
 	}
-	// Cron has second resolution: a start within a second (the seed's
-	// scripts send .012) still counts that second's firing.
+	// Cron has second resolution: a start within a second (a load script
+	// may send .012) still counts that second's firing.
 	at := start.Truncate(time.Second).Add(-time.Nanosecond)
 	for {
 		at = sched.Next(at)

@@ -42,10 +42,14 @@ type Lease interface {
 	Release(ctx context.Context)
 }
 
-// Journal records booking requests so that a crash half-way is undone.
+// Journal records booking requests so that a crash half-way is undone:
+// the executions of a request are claimable once it is finished
+// (committed), and removed if it is undone.
 type Journal interface {
 	Begin(ctx context.Context, id, workflowID, owner string) error
 	Finish(ctx context.Context, id string) error
+	// Undo returns executions.ErrCommitted, undoing nothing, when the
+	// request was finished after all.
 	Undo(ctx context.Context, id string) error
 }
 
@@ -311,16 +315,27 @@ func (s *Service) Book(ctx context.Context, p authn.Principal, workflowID string
 		err = s.c.Journal.Finish(wctx, requestID)
 	}
 	if err != nil {
-		if uerr := s.c.Journal.Undo(wctx, requestID); uerr != nil {
+		uerr := s.c.Journal.Undo(wctx, requestID)
+		switch {
+		case errors.Is(uerr, executions.ErrCommitted):
+			// Finish went through; only its answer was lost.
+		case uerr != nil:
 			s.c.Log.ErrorContext(ctx, "undoing a failed booking request failed; the next holder of the lock will", "request_id", requestID, "err", uerr)
+			return plan, err
+		default:
+			return plan, err
 		}
-		return plan, err
+	}
+	lease.Release(wctx)
+	if err := s.c.Executions.AnnounceRequest(wctx, requestID, execs); err != nil {
+		s.c.Log.DebugContext(ctx, "the booked executions are announced later", "request_id", requestID, "err", err)
 	}
 	plan.Executions = execs
 	return plan, nil
 }
 
-// write inserts the executions, then their bookings.
+// write stages the executions (not claimable before the request is
+// finished), then inserts their bookings.
 func (s *Service) write(ctx context.Context, p authn.Principal, pr prepared, windows []execution.Window, requestID string) ([]execution.Execution, error) {
 	now := executions.Stamp(s.c.Now())
 	name := pr.plan.Name
@@ -332,7 +347,7 @@ func (s *Service) write(ctx context.Context, p authn.Principal, pr prepared, win
 		e := execution.Execution{ID: uuid.NewString(), WorkflowID: pr.workflow.ID, RequestID: requestID, Name: name,
 			Owner: p.Subject, State: execution.Scheduled, Start: w.Start, End: w.End,
 			Graph: pr.workflow.Graph, Resources: pr.resources, Steps: pr.steps, CreatedAt: now, UpdatedAt: now}
-		e, err := s.c.Executions.Insert(ctx, e)
+		e, err := s.c.Executions.Stage(ctx, e)
 		if err != nil {
 			return nil, err
 		}

@@ -24,16 +24,16 @@ import (
 
 // Handler serves the scheduler API.
 type Handler struct {
-	svc       *booking.Service
-	nc        *nats.Conn
-	heartbeat time.Duration
+	svc     *booking.Service
+	nc      *nats.Conn
+	streams *liveStreams
 }
 
 // Register mounts the routes on g (the service's authenticated group);
 // idempotent guards the booking route so that a client may retry it with
-// the same Idempotency-Key. heartbeat is the live streams' keep-alive period.
-func Register(g *gin.RouterGroup, svc *booking.Service, nc *nats.Conn, idempotent gin.HandlerFunc, heartbeat time.Duration) {
-	h := &Handler{svc: svc, nc: nc, heartbeat: heartbeat}
+// the same Idempotency-Key. live tunes the live streams.
+func Register(g *gin.RouterGroup, svc *booking.Service, nc *nats.Conn, idempotent gin.HandlerFunc, live LiveOptions) {
+	h := &Handler{svc: svc, nc: nc, streams: newLiveStreams(live)}
 	g.GET("/executions", h.list)
 	g.GET("/executions/:id", h.get)
 	g.POST("/executions/:id/cancel", h.cancel)
@@ -54,13 +54,13 @@ type BookingPage struct {
 // book godoc
 //
 //	@Summary		Book executions of a workflow
-//	@Description	Expands the request into execution windows — mode 1 (planned): one per firing of cron (5 fields, or 6 with seconds first, UTC) between start and end, or one at start without cron; mode 0: one, at the first moment from now (or start) when every resource is free — and books every compute and storage of the workflow for each window, all or nothing. A compute's capacity (cpu_cores, memory_bytes, gpus; 0 is unlimited) must hold the requests of the processings placed on it, summed over the executions overlapping; a compute declaring no capacity runs one execution at a time; storages never run out. A partner peer's resource cannot be checked yet: it is booked anyway and named in warnings. Two concurrent requests never obtain the same slot. The workflow and its resources are copied into each execution: later edits do not change a booked run. A request sent again with the same Idempotency-Key (within 24 hours) books nothing new and gets the first answer back.
+//	@Description	Expands the request into execution windows — mode 1 (planned): one per firing of cron (5 fields, or 6 with seconds first, UTC) between start and end, or one at start without cron; mode 0: one, at the first moment from now (or start) when every resource is free — and books every compute and storage of the workflow for each window, all or nothing. A compute's capacity (cpu_cores, memory_bytes, gpus; 0 is unlimited) must hold the requests of the processings placed on it, summed over the executions overlapping; a compute declaring no capacity runs one execution at a time; storages never run out. A partner peer's resource is not checked by this peer: it is booked anyway and named in warnings. Two concurrent requests never obtain the same slot. The workflow and its resources are copied into each execution: later edits do not change a booked run. A request sent again with the same Idempotency-Key (within 24 hours) books nothing new and gets the first answer back.
 //	@Tags			bookings
 //	@Accept			json
 //	@Produce		json
 //	@Security		BearerAuth
 //	@Param			workflow_id		path		string				true	"Workflow id (UUID)"
-//	@Param			request			body		execution.Request	true	"What to book (the seed's request shape)"
+//	@Param			request			body		execution.Request	true	"What to book: a cron and the range of its firings, or a single window"
 //	@Param			Idempotency-Key	header		string				false	"Any unique string (a UUID) that makes a retry safe"
 //	@Success		201				{object}	execution.Plan		"Booked: the windows and the executions"
 //	@Failure		400				{object}	apierror.Envelope	"invalid_request naming every bad field (cron with the parser's message, a cron firing more than 1000 times, start in the past...), or workflow_not_bookable naming the resources the catalog does not give you"

@@ -4,22 +4,103 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/nats-io/nats.go"
 
+	"github.com/opencloud/opencloud/libs/apierror"
+	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/event"
 	"github.com/opencloud/opencloud/libs/execution"
+	"github.com/opencloud/opencloud/libs/server"
 )
+
+// Defaults of LiveOptions.
+const (
+	DefaultLiveHeartbeat    = 15 * time.Second
+	DefaultLivePerUser      = 10
+	DefaultLiveBuffer       = 256
+	DefaultLiveCheck        = 15 * time.Second
+	DefaultLiveWriteTimeout = 10 * time.Second
+)
+
+// LiveOptions tunes the live streams; zero values take the defaults.
+type LiveOptions struct {
+	// Heartbeat is the period of the keep-alive comment lines.
+	Heartbeat time.Duration
+	// PerUser is how many streams one user may have open at once in this
+	// process; one more is a 429.
+	PerUser int
+	// Buffer is how many events a stream holds for a client that reads
+	// slower than they come; beyond it events are dropped and the stream
+	// sends the execution's state as stored instead.
+	Buffer int
+	// Check is how often a stream reads the execution from the store, so
+	// that it ends once the execution is over even if that event was lost.
+	Check time.Duration
+	// WriteTimeout bounds each write to the client: a client that does not
+	// take an event in time is dropped.
+	WriteTimeout time.Duration
+}
+
+func (o LiveOptions) withDefaults() LiveOptions {
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = DefaultLiveHeartbeat
+	}
+	if o.PerUser <= 0 {
+		o.PerUser = DefaultLivePerUser
+	}
+	if o.Buffer <= 0 {
+		o.Buffer = DefaultLiveBuffer
+	}
+	if o.Check <= 0 {
+		o.Check = DefaultLiveCheck
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultLiveWriteTimeout
+	}
+	return o
+}
+
+// liveStreams holds the options and counts the open streams per user.
+type liveStreams struct {
+	LiveOptions
+	mu   sync.Mutex
+	open map[string]int
+}
+
+func newLiveStreams(o LiveOptions) *liveStreams {
+	return &liveStreams{LiveOptions: o.withDefaults(), open: map[string]int{}}
+}
+
+// take counts one more stream of user; false when the user has PerUser already.
+func (l *liveStreams) take(user string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[user] >= l.PerUser {
+		return false
+	}
+	l.open[user]++
+	return true
+}
+
+func (l *liveStreams) give(user string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[user]--; l.open[user] <= 0 {
+		delete(l.open, user)
+	}
+}
 
 // live godoc
 //
 //	@Summary		Follow an execution live
-//	@Description	Server-Sent Events. First an event "state" with the execution's current state (so that a client never misses where it is), then an event "state" (data: a StateChange) for every change of the execution or of one of its steps, and an event "log" (data: a LogLine) for every line a step writes. The stream ends after the execution reaches a terminal state; comment lines keep it alive every 15 s. Owner or admin only (404 otherwise).
+//	@Description	Server-Sent Events. First an event "state" with the execution's current state (so that a client never misses where it is), then an event "state" (data: a StateChange) for every change of the execution or of one of its steps, and an event "log" (data: a LogLine) for every line a step writes. A client that reads slower than events come may miss some of them: it then gets an event "state" with the execution's state as stored. The stream ends after the execution reaches a terminal state (also when that change was not announced: the execution is read again every 15 s); comment lines keep it alive every 15 s; a client that does not take an event within 10 s is disconnected. One user may follow at most OC_SCHEDULER_LIVE_PER_USER executions at once (429 beyond). Owner or admin only (404 otherwise).
 //	@Tags			executions
 //	@Produce		text/event-stream
 //	@Security		BearerAuth
@@ -27,6 +108,7 @@ import (
 //	@Success		200	{object}	execution.Live	"A stream of events: 'event: state' or 'event: log', then 'data:' and the JSON"
 //	@Failure		401	{object}	apierror.Envelope
 //	@Failure		404	{object}	apierror.Envelope
+//	@Failure		429	{object}	apierror.Envelope	"too_many_streams: you have as many live streams open as one user may; close one and retry"
 //	@Failure		503	{object}	apierror.Envelope	"NATS is not reachable"
 //	@Router			/executions/{id}/live [get]
 func (h *Handler) live(c *gin.Context) {
@@ -39,22 +121,24 @@ func (h *Handler) live(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	msgs := make(chan *nats.Msg, 1024)
-	var subs []*nats.Subscription
-	defer func() {
-		for _, s := range subs {
-			_ = s.Unsubscribe()
-		}
-	}()
-	for _, subject := range []string{event.ExecutionState, event.ExecutionLog(id)} {
-		s, err := h.nc.ChanSubscribe(subject, msgs)
-		if err != nil {
-			fail(c, fmt.Errorf("%w: subscribe %s: %w", errNoBroker, subject, err))
-			return
-		}
-		subs = append(subs, s)
+	if !h.streams.take(p.Subject) {
+		server.Fail(c, apierror.New(http.StatusTooManyRequests, "too_many_streams",
+			fmt.Sprintf("you follow %d executions live already, the most one user may at once; close one of these streams and retry (GET /scheduler/executions/{id} reads an execution without a stream)", h.streams.PerUser), nil))
+		return
 	}
-	// Once the server has the subscriptions, nothing published after the
+	defer h.streams.give(p.Subject)
+	s := &stream{h: h, p: p, id: id, msgs: make(chan *nats.Msg, h.streams.Buffer), behind: make(chan struct{}, 1)}
+	// One subscription to this execution's subjects only: its state changes
+	// and its log lines, in the order each publisher sent them. The
+	// handler never blocks NATS: what the buffer cannot hold is dropped,
+	// and the stream catches up from the store.
+	sub, err := h.nc.Subscribe(event.ExecutionEvents(id), s.receive)
+	if err != nil {
+		fail(c, fmt.Errorf("%w: subscribe %s: %w", errNoBroker, event.ExecutionEvents(id), err))
+		return
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	// Once the server has the subscription, nothing published after the
 	// state read below can be missed.
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -72,55 +156,151 @@ func (h *Handler) live(c *gin.Context) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no") // proxies must not hold events back
 	w.WriteHeader(http.StatusOK)
-	first, _ := json.Marshal(execution.StateChange{ExecutionID: e.ID, WorkflowID: e.WorkflowID, To: e.State, Reason: e.Reason, At: e.UpdatedAt})
-	if send(w, "state", first) != nil || e.State.Terminal() {
-		return
+	s.w, s.rc = w, http.NewResponseController(w)
+	// No deadline left behind on a connection that serves more requests.
+	defer func() { _ = s.rc.SetWriteDeadline(time.Time{}) }()
+	if err := s.run(ctx, e); err != nil {
+		server.LoggerFrom(c).DebugContext(ctx, "live stream ended", "execution", id, "err", err)
 	}
-	beat := time.NewTicker(h.heartbeat)
-	defer beat.Stop()
-	for {
+}
+
+// stream is one client's live stream of one execution.
+type stream struct {
+	h  *Handler
+	p  authn.Principal
+	id string
+	rc *http.ResponseController
+	w  gin.ResponseWriter
+	// msgs holds the events not sent yet; behind is poked when one was
+	// dropped for want of room.
+	msgs   chan *nats.Msg
+	behind chan struct{}
+}
+
+// receive runs on NATS's delivery goroutine: it must not block.
+func (s *stream) receive(m *nats.Msg) {
+	select {
+	case s.msgs <- m:
+	default:
 		select {
-		case <-ctx.Done():
-			return
-		case <-beat.C:
-			if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
-				return
-			}
-			w.Flush()
-		case m := <-msgs:
-			var env event.Envelope
-			if json.Unmarshal(m.Data, &env) != nil {
-				continue
-			}
-			if m.Subject != event.ExecutionState {
-				if send(w, "log", env.Data) != nil {
-					return
-				}
-				continue
-			}
-			if env.Subject != id {
-				continue
-			}
-			var ch execution.StateChange
-			if json.Unmarshal(env.Data, &ch) != nil {
-				continue
-			}
-			if send(w, "state", env.Data) != nil || ch.Step == "" && ch.To.Terminal() {
-				return
-			}
+		case s.behind <- struct{}{}:
+		default:
 		}
 	}
 }
 
+// errOver ends a stream once the execution is over.
+var errOver = errors.New("the execution is over")
+
+// run sends e's state, then the events, until the execution is over (nil),
+// the client goes (ctx) or a write fails.
+func (s *stream) run(ctx context.Context, e execution.Execution) error {
+	if err := s.state(e); err != nil {
+		return overIsNil(err)
+	}
+	beat := time.NewTicker(s.h.streams.Heartbeat)
+	defer beat.Stop()
+	check := time.NewTicker(s.h.streams.Check)
+	defer check.Stop()
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-beat.C:
+			err = s.write([]byte(": keep-alive\n\n"))
+		case <-s.behind:
+			// Events were dropped, perhaps the last one: the store says
+			// where the execution is now.
+			err = s.resync(ctx, true)
+		case <-check.C:
+			err = s.resync(ctx, false)
+		case m := <-s.msgs:
+			err = s.event(m)
+		}
+		if err != nil {
+			return overIsNil(err)
+		}
+	}
+}
+
+func overIsNil(err error) error {
+	if errors.Is(err, errOver) {
+		return nil
+	}
+	return err
+}
+
+// event sends one message of the subscription; errOver after the
+// execution's terminal state.
+func (s *stream) event(m *nats.Msg) error {
+	var env event.Envelope
+	if json.Unmarshal(m.Data, &env) != nil {
+		return nil
+	}
+	switch m.Subject {
+	case event.ExecutionLog(s.id):
+		return s.send("log", env.Data)
+	case event.ExecutionState(s.id):
+		var ch execution.StateChange
+		if json.Unmarshal(env.Data, &ch) != nil {
+			return nil
+		}
+		if err := s.send("state", env.Data); err != nil {
+			return err
+		}
+		if ch.Step == "" && ch.To.Terminal() {
+			return errOver
+		}
+	}
+	return nil
+}
+
+// resync reads the execution from the store: once it is over, its state
+// is sent and the stream ends; always is true when events were dropped,
+// its state being sent then in any case.
+func (s *stream) resync(ctx context.Context, always bool) error {
+	e, err := s.h.svc.Get(ctx, s.p, s.id)
+	if err != nil {
+		return err
+	}
+	if !always && !e.State.Terminal() {
+		return nil
+	}
+	return s.state(e)
+}
+
+// state sends e's state as stored; errOver when it is terminal.
+func (s *stream) state(e execution.Execution) error {
+	data, err := json.Marshal(execution.StateChange{ExecutionID: e.ID, WorkflowID: e.WorkflowID, To: e.State, Reason: e.Reason, At: e.UpdatedAt})
+	if err != nil {
+		return err
+	}
+	if err := s.send("state", data); err != nil {
+		return err
+	}
+	if e.State.Terminal() {
+		return errOver
+	}
+	return nil
+}
+
 // send writes one event; data is one line of JSON.
-func send(w gin.ResponseWriter, name string, data []byte) error {
+func (s *stream) send(name string, data []byte) error {
 	var line bytes.Buffer
 	if json.Compact(&line, data) != nil {
 		return nil
 	}
-	if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, line.Bytes()); err != nil {
+	return s.write(fmt.Appendf(nil, "event: %s\ndata: %s\n\n", name, line.Bytes()))
+}
+
+// write writes b and flushes it within the write timeout.
+func (s *stream) write(b []byte) error {
+	if err := s.rc.SetWriteDeadline(time.Now().Add(s.h.streams.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
-	w.Flush()
-	return nil
+	if _, err := s.w.Write(b); err != nil {
+		return err
+	}
+	return s.rc.Flush()
 }

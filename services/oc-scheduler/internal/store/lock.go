@@ -1,5 +1,6 @@
-// Package store keeps what oc-scheduler alone writes — the booking lock and
-// the journal of booking requests — in the libs document store.
+// Package store keeps what oc-scheduler alone writes — the booking lock —
+// in the libs document store. The journal of booking requests is in the
+// executions package, whose claims depend on it.
 package store
 
 import (

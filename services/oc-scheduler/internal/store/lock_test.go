@@ -35,7 +35,7 @@ func write(t *testing.T, s *executions.Store, request string) {
 	t.Helper()
 	ctx := context.Background()
 	now := executions.Stamp(time.Now())
-	e, err := s.Insert(ctx, execution.Execution{ID: uuid.NewString(), RequestID: request, State: execution.Scheduled,
+	e, err := s.Stage(ctx, execution.Execution{ID: uuid.NewString(), RequestID: request, State: execution.Scheduled,
 		Start: now, End: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now})
 	if err != nil {
 		t.Fatal(err)
@@ -57,17 +57,13 @@ func TestCrashedHolderIsUndone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reqs, err := store.OpenRequests(ctx, st, execs)
-		if err != nil {
-			t.Fatal(err)
-		}
 		clock := time.Now()
 		var mu sync.Mutex
 		now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 		open := func(holder string) *store.Lock {
 			l, err := store.OpenLock(ctx, st, store.BookingLock, store.LockOptions{Holder: holder, Now: now, Lease: 30 * time.Second, Wait: 300 * time.Millisecond,
 				OnTakeover: func(ctx context.Context, previous string) error {
-					_, err := reqs.UndoAbandoned(ctx, previous, now().Add(-30*time.Second))
+					_, err := execs.UndoAbandoned(ctx, previous, now().Add(-30*time.Second))
 					return err
 				}})
 			if err != nil {
@@ -83,14 +79,14 @@ func TestCrashedHolderIsUndone(t *testing.T) {
 			t.Fatal(err)
 		}
 		at := now().UTC().Truncate(time.Millisecond)
-		if err := reqs.Begin(ctx, store.RequestDoc{ID: "done", Holder: "crashed", At: at}); err != nil {
+		if err := execs.BeginRequest(ctx, executions.RequestDoc{ID: "done", Holder: "crashed", At: at}); err != nil {
 			t.Fatal(err)
 		}
 		write(t, execs, "done")
-		if err := reqs.Finish(ctx, "done"); err != nil {
+		if err := execs.FinishRequest(ctx, "done"); err != nil {
 			t.Fatal(err)
 		}
-		if err := reqs.Begin(ctx, store.RequestDoc{ID: "half", Holder: "crashed", At: at}); err != nil {
+		if err := execs.BeginRequest(ctx, executions.RequestDoc{ID: "half", Holder: "crashed", At: at}); err != nil {
 			t.Fatal(err)
 		}
 		write(t, execs, "half")
@@ -114,8 +110,8 @@ func TestCrashedHolderIsUndone(t *testing.T) {
 		if n, _ := execs.CountBookings(ctx); n != 1 {
 			t.Errorf("%d bookings left, want 1", n)
 		}
-		for id, want := range map[string]string{"done": store.Done, "half": store.Undone} {
-			if d, err := reqs.Get(ctx, id); err != nil || d.Status != want {
+		for id, want := range map[string]string{"done": executions.Done, "half": executions.Undone} {
+			if d, err := execs.Request(ctx, id); err != nil || d.Status != want {
 				t.Errorf("request %s: %+v %v, want %s", id, d, err, want)
 			}
 		}

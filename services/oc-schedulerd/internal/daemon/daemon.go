@@ -66,7 +66,15 @@ type Config struct {
 
 // Waiting is a reason an execution waits: the datacenter could not
 // prepare it (no cluster, unreachable) and it is given back to scheduled.
-type Waiting struct{ Reason string }
+type Waiting struct {
+	Reason string
+	// Global says the cause is the peer's, not the execution's (no
+	// cluster, oc-datacenter unreachable, the daemon's own identity
+	// refused): every execution would wait for it. The daemon then claims
+	// nothing until Retry has passed, tries one execution again, and
+	// writes the reason on the others without trying them one by one.
+	Global bool
+}
 
 func (w *Waiting) Error() string { return w.Reason }
 
@@ -100,6 +108,25 @@ type Daemon struct {
 	mu     sync.Mutex
 	active map[string]*worker   // by execution id
 	wait   map[string]time.Time // execution id → not before
+
+	// Owned by Run's goroutine.
+	hold   hold      // nothing is claimed before hold.until
+	marked signature // the due executions last given hold's reason
+}
+
+// hold is a cause every execution waits for (Waiting.Global): until
+// until, the daemon claims nothing.
+type hold struct {
+	until  time.Time
+	reason string
+}
+
+// signature tells whether the due executions changed since they were
+// given a hold's reason: their number and the latest of them.
+type signature struct {
+	reason string
+	total  int64
+	latest string
 }
 
 // worker is one launched worker.
@@ -183,7 +210,7 @@ func (dm *Daemon) Poke() {
 // returns nil.
 func (dm *Daemon) Run(ctx context.Context) error {
 	if dm.d.NATS != nil {
-		sub, err := dm.d.NATS.Subscribe(event.ExecutionState, func(*nats.Msg) { dm.Poke() })
+		sub, err := dm.d.NATS.Subscribe(event.ExecutionStates, func(*nats.Msg) { dm.Poke() })
 		if err != nil {
 			dm.log.Warn("no NATS subscription: the daemon learns of executions by scanning only", "err", err)
 		} else {
@@ -195,10 +222,13 @@ func (dm *Daemon) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
+		// It sleeps until something it waits for can have changed: the next
+		// start, the next retry, the end of a hold, or the next scan; a NATS
+		// event or a worker's end wakes it earlier.
 		next := dm.pass(ctx)
 		wait := dm.cfg.Scan
 		if !next.IsZero() {
-			wait = min(wait, max(next.Sub(dm.d.Now()), 10*time.Millisecond))
+			wait = min(wait, max(next.Sub(dm.d.Now()), time.Millisecond))
 		}
 		timer.Reset(wait)
 		select {
@@ -287,83 +317,185 @@ func (dm *Daemon) free() int {
 	return dm.cfg.Concurrency - len(dm.active)
 }
 
-// skip reports whether id is followed here already or waits for a retry.
-func (dm *Daemon) skip(id string, now time.Time) bool {
+// skip reports whether id is followed here already or waits for a retry
+// (the entries whose retry has come were pruned at the pass's start).
+func (dm *Daemon) skip(id string) bool {
 	dm.mu.Lock()
 	defer dm.mu.Unlock()
-	if _, ok := dm.active[id]; ok {
-		return true
-	}
-	if t, ok := dm.wait[id]; ok {
-		if now.Before(t) {
-			return true
-		}
-		delete(dm.wait, id)
-	}
-	return false
+	_, active := dm.active[id]
+	_, waits := dm.wait[id]
+	return active || waits
 }
 
+// slack is how early a retry may come: the executions given back within
+// it are tried again in one pass, not each in its own.
+func (dm *Daemon) slack() time.Duration { return min(dm.cfg.Retry/4, time.Second) }
+
+// prune forgets the retries that have come (or come within slack), and,
+// when seen lists every execution the daemon could act on now (the pass
+// listed them all), the retries of the executions it does not list: they
+// were cancelled, missed or taken by another daemon. Entries made after
+// now, during the pass, are kept.
+func (dm *Daemon) prune(now time.Time, seen map[string]bool) {
+	dm.mu.Lock()
+	defer dm.mu.Unlock()
+	soon := now.Add(dm.slack())
+	for id, t := range dm.wait {
+		if !t.After(soon) || (seen != nil && !seen[id] && !t.After(now.Add(dm.cfg.Retry))) {
+			delete(dm.wait, id)
+		}
+	}
+}
+
+// held reports whether a hold keeps the daemon from claiming at now.
+func (dm *Daemon) held(now time.Time) bool { return now.Before(dm.hold.until) }
+
 // pass takes over orphans and claims due executions while workers are
-// free; it returns when next to look (zero: at the next scan).
+// free and no hold keeps it from it; it returns when next to look (zero:
+// at the next scan, or when a worker ends).
 func (dm *Daemon) pass(ctx context.Context) time.Time {
 	now := dm.d.Now()
 	if dm.d.Metrics != nil {
 		defer dm.d.Metrics.observe(dm)
 	}
-	// Orphans first: they were running before the ones now due.
-	if free := dm.free(); free > 0 {
-		orphans, err := dm.d.Executions.Orphans(ctx, now, free+dm.skipped())
-		if err != nil && ctx.Err() == nil {
-			dm.log.Warn("could not list orphaned executions", "err", err)
+	dm.prune(now, nil)
+	if dm.held(now) {
+		return dm.hold.until
+	}
+	free := dm.free()
+	if free <= 0 {
+		return time.Time{} // a worker's end wakes the daemon
+	}
+	// seen is every execution the daemon could act on now, when both
+	// lists are whole; the retries of the others are forgotten.
+	seen, whole := map[string]bool{}, true
+	list := func(what string, limit int, find func(int) ([]execution.Execution, error)) []execution.Execution {
+		out, err := find(limit)
+		if err != nil {
+			if ctx.Err() == nil {
+				dm.log.Warn("could not list "+what+" executions", "err", err)
+			}
+			whole = false
+			return nil
 		}
-		for _, e := range orphans {
-			if dm.free() <= 0 || ctx.Err() != nil {
-				break
-			}
-			if !dm.skip(e.ID, now) {
-				dm.takeOver(ctx, e, now)
-			}
+		whole = whole && len(out) < limit
+		for _, e := range out {
+			seen[e.ID] = true
+		}
+		return out
+	}
+	// Orphans first: they were running before the ones now due.
+	for _, e := range list("orphaned", free+dm.skipped(), func(n int) ([]execution.Execution, error) {
+		return dm.d.Executions.Orphans(ctx, now, n)
+	}) {
+		if dm.free() <= 0 || ctx.Err() != nil || dm.held(now) {
+			break
+		}
+		if !dm.skip(e.ID) {
+			dm.takeOver(ctx, e, now)
 		}
 	}
-	if free := dm.free(); free > 0 {
-		due, err := dm.d.Executions.Due(ctx, now.Add(dm.cfg.Lead), free+dm.skipped())
-		if err != nil && ctx.Err() == nil {
-			dm.log.Warn("could not list due executions", "err", err)
-		}
-		for _, e := range due {
-			if dm.free() <= 0 || ctx.Err() != nil {
+	if dm.held(now) || dm.free() <= 0 {
+		whole = false // the due executions were not listed
+	} else {
+		by := now.Add(dm.cfg.Lead)
+		for _, e := range list("due", dm.free()+dm.skipped(), func(n int) ([]execution.Execution, error) {
+			return dm.d.Executions.Due(ctx, by, n)
+		}) {
+			if dm.free() <= 0 || ctx.Err() != nil || dm.held(now) {
 				break
 			}
-			if !dm.skip(e.ID, now) {
+			if !dm.skip(e.ID) {
 				dm.claim(ctx, e, now)
 			}
 		}
 	}
+	if whole && ctx.Err() == nil {
+		dm.prune(now, seen)
+	}
+	if dm.held(now) {
+		dm.mark(ctx, now.Add(dm.cfg.Lead))
+		return dm.hold.until
+	}
 	return dm.next(ctx)
 }
 
-// skipped is how many executions wait for a retry (listed beyond the free
-// slots, so that they do not hide the others).
+// skipped is how many executions wait for a retry or are followed here
+// (listed beyond the free slots, so that they do not hide the others).
 func (dm *Daemon) skipped() int {
 	dm.mu.Lock()
 	defer dm.mu.Unlock()
 	return len(dm.wait) + len(dm.active)
 }
 
-// next is the earliest of the next start (less the lead) and the next retry.
+// next is the earliest of the next start of an execution not yet due (less
+// the lead) and the next retry: what is due already waits for one of them,
+// for a free worker, or for an event.
 func (dm *Daemon) next(ctx context.Context) time.Time {
+	now := dm.d.Now()
 	var next time.Time
-	if start, ok, err := dm.d.Executions.NextStart(ctx); err == nil && ok {
+	start, ok, err := dm.d.Executions.NextStartAfter(ctx, now.Add(dm.cfg.Lead))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		dm.log.Warn("could not find the next start", "err", err)
+	case ok:
 		next = start.Add(-dm.cfg.Lead)
 	}
 	dm.mu.Lock()
 	defer dm.mu.Unlock()
 	for _, t := range dm.wait {
-		if next.IsZero() || t.Before(next) {
+		if t.After(now) && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
 	}
 	return next
+}
+
+// mark gives the hold's reason to the due executions that do not say it
+// yet, so that each says why it waits while only one is tried per Retry.
+// It reads them only when they changed since the last time.
+func (dm *Daemon) mark(ctx context.Context, by time.Time) {
+	due := executions.Query{States: []execution.State{execution.Scheduled}, StartBy: by}
+	q := due
+	q.Sort, q.Limit = []executions.Sort{{Field: executions.SortStart, Desc: true}}, 1
+	latest, total, err := dm.d.Executions.Find(ctx, q)
+	if err != nil || len(latest) == 0 {
+		return
+	}
+	sig := signature{reason: dm.hold.reason, total: total, latest: latest[0].ID}
+	if sig == dm.marked {
+		return
+	}
+	const pageSize = 200
+	for offset := 0; ; offset += pageSize {
+		q := due
+		q.Sort, q.Limit, q.Offset = []executions.Sort{{Field: executions.SortStart}}, pageSize, offset
+		page, _, err := dm.d.Executions.Find(ctx, q)
+		if err != nil {
+			if ctx.Err() == nil {
+				dm.log.Warn("could not list the due executions to give them the reason they wait", "err", err)
+			}
+			return
+		}
+		for _, e := range page {
+			if e.Reason == dm.hold.reason {
+				continue
+			}
+			_, err := dm.d.Executions.Update(ctx, e.ID, []execution.State{execution.Scheduled}, func(x *execution.Execution) {
+				x.Reason = dm.hold.reason
+			})
+			if err != nil && !errors.Is(err, executions.ErrStateChanged) && !errors.Is(err, executions.ErrNotFound) {
+				if ctx.Err() == nil {
+					dm.log.Warn("could not give an execution the reason it waits", "execution", e.ID, "err", err)
+				}
+				return
+			}
+		}
+		if len(page) < pageSize {
+			break
+		}
+	}
+	dm.marked = sig
 }
 
 func (dm *Daemon) workerName() string { return dm.cfg.Name + "/" + uuid.NewString()[:8] }
@@ -408,13 +540,14 @@ func (dm *Daemon) takeOver(ctx context.Context, e execution.Execution, now time.
 func (dm *Daemon) start(ctx context.Context, e execution.Execution, name string) {
 	if !e.CancelRequested {
 		if err := dm.d.Provisioner.Prepare(ctx, e); err != nil {
-			dm.giveBack(ctx, e, name, "waiting: "+err.Error())
+			var w *Waiting
+			dm.giveBack(ctx, e, name, "waiting: "+err.Error(), errors.As(err, &w) && w.Global)
 			return
 		}
 	}
 	run, err := dm.d.Launcher.Launch(ctx, e.ID, name)
 	if err != nil {
-		dm.giveBack(ctx, e, name, "waiting: could not launch a worker: "+err.Error())
+		dm.giveBack(ctx, e, name, "waiting: could not launch a worker: "+err.Error(), false)
 		return
 	}
 	w := &worker{id: e.ID, name: name, since: dm.d.Now(), run: run}
@@ -445,6 +578,7 @@ func (dm *Daemon) await(ctx context.Context, w *worker) {
 	switch {
 	case gerr != nil:
 		dm.log.Warn("worker ended; could not read its execution", "execution", w.id, "err", gerr)
+		dm.Poke() // its place is free
 		return
 	case e.State.Terminal():
 		dm.log.Info("worker ended with its execution", "execution", w.id, "state", e.State)
@@ -472,11 +606,18 @@ func (dm *Daemon) await(ctx context.Context, w *worker) {
 // giveBack returns an execution the daemon could not start: a starting one
 // goes back to scheduled with the reason (it is claimed again after
 // Retry, or missed when its window ends); a running one keeps running, its
-// lease released for a later take-over.
-func (dm *Daemon) giveBack(ctx context.Context, e execution.Execution, name, reason string) {
-	dm.log.Warn("execution not started", "execution", e.ID, "reason", reason)
+// lease released for a later take-over. A global reason holds every claim
+// until Retry has passed.
+func (dm *Daemon) giveBack(ctx context.Context, e execution.Execution, name, reason string, global bool) {
+	retry := dm.d.Now().Add(dm.cfg.Retry)
+	if global {
+		dm.log.Warn("no execution can start; one is tried again after the retry delay", "execution", e.ID, "reason", reason, "retry", dm.cfg.Retry)
+		dm.hold = hold{until: retry, reason: reason}
+	} else {
+		dm.log.Warn("execution not started", "execution", e.ID, "reason", reason)
+	}
 	dm.mu.Lock()
-	dm.wait[e.ID] = dm.d.Now().Add(dm.cfg.Retry)
+	dm.wait[e.ID] = retry
 	dm.mu.Unlock()
 	if e.State == execution.Starting {
 		_, err := dm.d.Executions.Transition(ctx, e.ID, []execution.State{execution.Starting}, execution.Scheduled, func(x *execution.Execution) {

@@ -58,20 +58,21 @@ func (p Datacenter) Prepare(ctx context.Context, e execution.Execution) error {
 	return waiting(err)
 }
 
-// waiting turns a failed preparation into the reason the execution waits.
+// waiting turns a failed preparation into the reason the execution waits;
+// only a refusal about the execution itself is not global.
 func waiting(err error) *Waiting {
 	var ae *apierror.Error
 	var te *apiclient.TokenError
 	switch {
 	case errors.As(err, &te):
-		return &Waiting{Reason: fmt.Sprintf("oc-schedulerd could not get its own token from oc-auth (%d %s): check OC_SERVICE_CLIENT_ID and OC_SERVICE_CLIENT_SECRET", te.Status, te.Code)}
+		return &Waiting{Global: true, Reason: fmt.Sprintf("oc-schedulerd could not get its own token from oc-auth (%d %s): check OC_SERVICE_CLIENT_ID and OC_SERVICE_CLIENT_SECRET", te.Status, te.Code)}
 	case errors.As(err, &ae) && ae.Code == "no_cluster":
-		return &Waiting{Reason: "no Kubernetes cluster is configured on this peer (oc-datacenter needs OC_KUBECONFIG)"}
+		return &Waiting{Global: true, Reason: "no Kubernetes cluster is configured on this peer (oc-datacenter needs OC_KUBECONFIG)"}
 	case errors.As(err, &ae) && (ae.Status == 401 || ae.Status == 403):
-		return &Waiting{Reason: fmt.Sprintf("oc-datacenter refused oc-schedulerd's identity (%s): check OC_SERVICE_CLIENT_ID and OC_SERVICE_CLIENT_SECRET", ae.Message)}
+		return &Waiting{Global: true, Reason: fmt.Sprintf("oc-datacenter refused oc-schedulerd's identity (%s): check OC_SERVICE_CLIENT_ID and OC_SERVICE_CLIENT_SECRET", ae.Message)}
 	case errors.As(err, &ae):
 		return &Waiting{Reason: fmt.Sprintf("oc-datacenter could not prepare it (%s): %s", ae.Code, ae.Message)}
 	default:
-		return &Waiting{Reason: fmt.Sprintf("oc-datacenter is unreachable: %v", err)}
+		return &Waiting{Global: true, Reason: fmt.Sprintf("oc-datacenter is unreachable: %v", err)}
 	}
 }

@@ -46,20 +46,24 @@ func TestStorages(t *testing.T) {
 // reason that says what to fix.
 func TestWaitingReasons(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		err  error
-		want string
+		name   string
+		err    error
+		want   string
+		global bool
 	}{
-		{"no cluster", &apierror.Error{Status: 503, Code: "no_cluster", Message: "x"}, "no Kubernetes cluster is configured"},
-		{"refused identity", &apierror.Error{Status: 403, Code: "forbidden", Message: "admin role needed"}, "OC_SERVICE_CLIENT_SECRET"},
-		{"no token", fmt.Errorf("apiclient: token: %w", &apiclient.TokenError{Status: 401, Code: "invalid_client"}), "could not get its own token from oc-auth (401 invalid_client)"},
-		{"refusal", &apierror.Error{Status: 409, Code: "storage_credentials_missing", Message: "set them"}, "(storage_credentials_missing): set them"},
-		{"unreachable", errors.New("dial tcp: connection refused"), "oc-datacenter is unreachable"},
+		{"no cluster", &apierror.Error{Status: 503, Code: "no_cluster", Message: "x"}, "no Kubernetes cluster is configured", true},
+		{"refused identity", &apierror.Error{Status: 403, Code: "forbidden", Message: "admin role needed"}, "OC_SERVICE_CLIENT_SECRET", true},
+		{"no token", fmt.Errorf("apiclient: token: %w", &apiclient.TokenError{Status: 401, Code: "invalid_client"}), "could not get its own token from oc-auth (401 invalid_client)", true},
+		{"refusal", &apierror.Error{Status: 409, Code: "storage_credentials_missing", Message: "set them"}, "(storage_credentials_missing): set them", false},
+		{"unreachable", errors.New("dial tcp: connection refused"), "oc-datacenter is unreachable", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := waiting(tc.err)
 			if !strings.Contains(got.Reason, tc.want) {
 				t.Fatalf("reason %q, want it to say %q", got.Reason, tc.want)
+			}
+			if got.Global != tc.global {
+				t.Fatalf("global %v, want %v: every execution waits for it, or only this one", got.Global, tc.global)
 			}
 		})
 	}

@@ -2,8 +2,9 @@ package daemon
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Metrics are the daemon's Prometheus figures: the seed's RAM study plots
-// monitord memory against the number of workers.
+// Metrics are the daemon's Prometheus figures: the RAM study of the
+// original OpenCloud documentation plots monitord memory against the
+// number of workers.
 type Metrics struct {
 	Workers   prometheus.Gauge
 	Launches  prometheus.Counter

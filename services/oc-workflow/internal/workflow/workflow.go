@@ -16,6 +16,7 @@ import (
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/event"
 	"github.com/opencloud/opencloud/libs/resource"
+	"github.com/opencloud/opencloud/libs/server/retry"
 	wf "github.com/opencloud/opencloud/libs/workflow"
 	"github.com/opencloud/opencloud/libs/workspace"
 )
@@ -157,10 +158,6 @@ func NewService(c Config) *Service {
 
 // PeerID is this peer's id.
 func (s *Service) PeerID() string { return s.peerID }
-
-// maxAttempts bounds the retries of a change not conditioned by the caller
-// on a version that raced with another writer.
-const maxAttempts = 5
 
 // check validates a normalized input: structure, resources (with p's
 // visibility), and, for an existing workflow, the rules of the areas that
@@ -415,35 +412,41 @@ func (s *Service) Replace(ctx context.Context, p authn.Principal, id string, in 
 // Delete removes workflow id and the workspace it owns. ifMatch, if not 0,
 // is the version the caller means to delete.
 func (s *Service) Delete(ctx context.Context, p authn.Principal, id string, ifMatch int64) error {
-	for attempt := 1; ; attempt++ {
+	cur, err := retry.OnConflict(ctx, func(ctx context.Context) (wf.Workflow, error) {
 		cur, err := s.editable(ctx, p, id)
 		if err != nil {
-			return err
+			return wf.Workflow{}, err
 		}
 		if ifMatch != 0 && ifMatch != cur.Version {
-			return &ConflictError{Given: ifMatch, Current: cur.Version}
+			return wf.Workflow{}, &ConflictError{Given: ifMatch, Current: cur.Version}
 		}
 		err = s.repo.Delete(ctx, id, cur.Version)
 		if errors.Is(err, ErrVersionConflict) {
-			if ifMatch == 0 && attempt < maxAttempts {
-				continue
+			// Changed since we read it: its owners may have changed too, so check again.
+			err = s.conflict(ctx, id, cur.Version, err)
+			if ifMatch == 0 {
+				err = retry.LostRace(err)
 			}
-			return s.conflict(ctx, id, cur.Version, err)
+			return wf.Workflow{}, err
 		}
 		if err != nil {
-			return fmt.Errorf("delete workflow %s: %w", id, err)
+			return wf.Workflow{}, fmt.Errorf("delete workflow %s: %w", id, err)
 		}
-		// The workflow is gone whatever happens to its workspace: a
-		// workspace left behind is logged for an operator, not a failure.
-		if err := s.spaces.DeleteWorkflowWorkspace(ctx, p, id); err != nil && !errors.Is(err, ErrGone) {
-			s.log.WarnContext(ctx, "workspace of deleted workflow not deleted", "workflow", id, "err", err)
-		}
-		if err := s.repo.ForgetSync(ctx, id); err != nil {
-			s.log.WarnContext(ctx, "sync record of deleted workflow not deleted", "workflow", id, "err", err)
-		}
-		s.publish(ctx, event.WorkflowDeleted, p, cur)
-		return nil
+		return cur, nil
+	})
+	if err != nil {
+		return err
 	}
+	// The workflow is gone whatever happens to its workspace: a
+	// workspace left behind is logged for an operator, not a failure.
+	if err := s.spaces.DeleteWorkflowWorkspace(ctx, p, id); err != nil && !errors.Is(err, ErrGone) {
+		s.log.WarnContext(ctx, "workspace of deleted workflow not deleted", "workflow", id, "err", err)
+	}
+	if err := s.repo.ForgetSync(ctx, id); err != nil {
+		s.log.WarnContext(ctx, "sync record of deleted workflow not deleted", "workflow", id, "err", err)
+	}
+	s.publish(ctx, event.WorkflowDeleted, p, cur)
+	return nil
 }
 
 // Duplicate copies workflow id (one p may read) as a new workflow of p's,
@@ -553,31 +556,39 @@ func (s *Service) Publish(ctx context.Context, p authn.Principal, id string, pub
 // setPublished records the catalog resource id on the workflow, retrying
 // if another change got there first.
 func (s *Service) setPublished(ctx context.Context, p authn.Principal, cur wf.Workflow, resourceID string) (wf.Workflow, error) {
-	for attempt := 1; ; attempt++ {
+	next, err := retry.OnConflict(ctx, func(ctx context.Context) (wf.Workflow, error) {
 		next := cur
 		next.PublishedAs = resourceID
 		next.UpdatedAt = s.now()
 		v, err := s.repo.Replace(ctx, next, cur.Version)
-		if errors.Is(err, ErrVersionConflict) && attempt < maxAttempts {
-			if cur, err = s.load(ctx, cur.ID); err != nil {
+		if errors.Is(err, ErrVersionConflict) {
+			lost := fmt.Errorf("record publication of workflow %s: %w", cur.ID, err)
+			// Another change got there first: the next attempt starts from it.
+			fresh, err := s.load(ctx, cur.ID)
+			if err != nil {
 				return wf.Workflow{}, err
 			}
-			continue
+			cur = fresh
+			return wf.Workflow{}, retry.LostRace(lost)
 		}
 		if err != nil {
 			return wf.Workflow{}, fmt.Errorf("record publication of workflow %s: %w", cur.ID, err)
 		}
 		next.Version = v
-		if cur.WorkspaceInSync {
-			// The graph did not change: the workspace still matches.
-			if err := s.repo.MarkSynced(ctx, next.ID, Sync{WorkspaceID: cur.WorkspaceID, Version: v}); err != nil {
-				next.WorkspaceInSync = false
-				s.log.WarnContext(ctx, "workspace sync record not carried", "workflow", next.ID, "err", err)
-			}
-		}
-		s.publish(ctx, event.WorkflowPublished, p, next)
 		return next, nil
+	})
+	if err != nil {
+		return wf.Workflow{}, err
 	}
+	if cur.WorkspaceInSync {
+		// The graph did not change: the workspace still matches.
+		if err := s.repo.MarkSynced(ctx, next.ID, Sync{WorkspaceID: cur.WorkspaceID, Version: next.Version}); err != nil {
+			next.WorkspaceInSync = false
+			s.log.WarnContext(ctx, "workspace sync record not carried", "workflow", next.ID, "err", err)
+		}
+	}
+	s.publish(ctx, event.WorkflowPublished, p, next)
+	return next, nil
 }
 
 // sync carries w's graph to the workspace it owns. A failure leaves w saved

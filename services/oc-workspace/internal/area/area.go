@@ -14,6 +14,7 @@ import (
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/event"
 	"github.com/opencloud/opencloud/libs/resource"
+	"github.com/opencloud/opencloud/libs/server/retry"
 	"github.com/opencloud/opencloud/libs/workflow"
 	wire "github.com/opencloud/opencloud/libs/workspace"
 
@@ -29,6 +30,10 @@ import (
 type Item struct {
 	wire.Shared
 	Facts []Fact `json:"facts,omitempty"`
+	// SourceVersion is the version of the workspace or workflow the item
+	// was last taken from (0: unknown): an older one is not applied over it,
+	// whether it comes from a late event or from reconciliation.
+	SourceVersion int64 `json:"source_version,omitempty"`
 }
 
 // Record is an area as stored. Items are the truth of Area.Shared.
@@ -125,8 +130,6 @@ type Query struct {
 	Limit     int
 	Offset    int
 }
-
-const maxAttempts = 5
 
 // Service implements the area use cases.
 type Service struct {
@@ -352,31 +355,36 @@ func (s *Service) Update(ctx context.Context, p authn.Principal, id string, in w
 
 // Delete removes area id (area admins and platform admins).
 func (s *Service) Delete(ctx context.Context, p authn.Principal, id string, ifMatch int64) error {
-	for attempt := 1; ; attempt++ {
+	cur, err := retry.OnConflict(ctx, func(ctx context.Context) (Record, error) {
 		cur, err := s.load(ctx, id, guardAdmin(p))
 		if err != nil {
-			return err
+			return Record{}, err
 		}
 		if ifMatch != 0 && ifMatch != cur.Version {
-			return &errs.ConflictError{Given: ifMatch, Current: cur.Version}
+			return Record{}, &errs.ConflictError{Given: ifMatch, Current: cur.Version}
 		}
 		if err := s.logged(ctx, cur); err != nil {
-			return err
+			return Record{}, err
 		}
 		err = s.repo.Delete(ctx, id, cur.Version)
-		if errors.Is(err, errs.ErrVersionConflict) && ifMatch == 0 && attempt < maxAttempts {
-			continue
-		}
 		if errors.Is(err, errs.ErrVersionConflict) {
-			return s.conflict(ctx, id, cur.Version)
+			err = s.conflict(ctx, id, cur.Version)
+			if ifMatch == 0 {
+				err = retry.LostRace(err)
+			}
+			return Record{}, err
 		}
 		if err != nil {
-			return fmt.Errorf("delete area %s: %w", id, err)
+			return Record{}, fmt.Errorf("delete area %s: %w", id, err)
 		}
-		st := wire.Stamp{Clock: cur.Clock + 1, Peer: s.peerID, By: p.Subject, At: s.now()}
-		s.committed(ctx, s.op(id, seq(cur)+1, wire.OpDeleted, st, map[string]string{"id": id}))
-		return nil
+		return cur, nil
+	})
+	if err != nil {
+		return err
 	}
+	st := wire.Stamp{Clock: cur.Clock + 1, Peer: s.peerID, By: p.Subject, At: s.now()}
+	s.committed(ctx, s.op(id, seq(cur)+1, wire.OpDeleted, st, map[string]string{"id": id}))
+	return nil
 }
 
 // AddMember adds a user member, or changes a member's admin flag.
@@ -523,13 +531,13 @@ func (s *Service) candidate(ctx context.Context, p authn.Principal, kind wire.Sh
 		if err != nil {
 			return candidate{}, err
 		}
-		it.Name, it.Usage = w.Name, usageOfWorkspace(w)
+		it.Name, it.Usage, it.SourceVersion = w.Name, usageOfWorkspace(w), w.Version
 	case wire.SharedWorkflow:
 		w, err := s.workflows.Get(ctx, p.Token, ref.ID)
 		if err != nil {
 			return candidate{}, err
 		}
-		it.Name, it.Usage = w.Name, workflow.UsageOf(w.Graph)
+		it.Name, it.Usage, it.SourceVersion = w.Name, workflow.UsageOf(w.Graph), w.Version
 	case wire.SharedResource:
 		res := s.resolver.Resolve(ctx, p.Token, []resource.Ref{ref})[0]
 		if res.Resource == nil {
@@ -710,18 +718,20 @@ func (s *Service) holders(ctx context.Context, kind wire.SharedKind, ref resourc
 const workflowMaxNodes = workflow.MaxNodes
 
 // WorkflowChanged keeps the areas holding workflow w in step with it: its
-// name and usage (w deleted: the item is removed). by is who changed it.
+// name and usage (w deleted: the item is removed). by is who changed it. A
+// w older than the version an area holds changes nothing.
 func (s *Service) WorkflowChanged(ctx context.Context, by string, w workflow.Workflow, deleted bool) error {
-	return s.itemChanged(ctx, by, wire.SharedWorkflow, w.ID, w.Name, workflow.UsageOf(w.Graph), deleted)
+	return s.itemChanged(ctx, by, wire.SharedWorkflow, w.ID, w.Version, w.Name, workflow.UsageOf(w.Graph), deleted)
 }
 
 // WorkspaceChanged keeps the areas sharing workspace w in step with it, as
 // WorkflowChanged does for workflows.
 func (s *Service) WorkspaceChanged(ctx context.Context, by string, w wire.Workspace, deleted bool) error {
-	return s.itemChanged(ctx, by, wire.SharedWorkspace, w.ID, w.Name, usageOfWorkspace(w), deleted)
+	return s.itemChanged(ctx, by, wire.SharedWorkspace, w.ID, w.Version, w.Name, usageOfWorkspace(w), deleted)
 }
 
-func (s *Service) itemChanged(ctx context.Context, by string, kind wire.SharedKind, id, name string, usage workflow.Usage, deleted bool) error {
+// itemChanged carries version of item id (0: unknown) to the areas sharing it.
+func (s *Service) itemChanged(ctx context.Context, by string, kind wire.SharedKind, id string, version int64, name string, usage workflow.Usage, deleted bool) error {
 	ref := resource.Ref{Peer: s.peerID, ID: id}
 	recs, err := s.holders(ctx, kind, ref)
 	if err != nil {
@@ -739,10 +749,13 @@ func (s *Service) itemChanged(ctx context.Context, by string, kind wire.SharedKi
 				return wire.OpUnshared, map[string]any{"kind": kind, "ref": ref}, nil
 			}
 			it := r.Items[i]
+			if version != 0 && version < it.SourceVersion {
+				return "", nil, nil
+			}
 			if it.Name == name && sameUsage(it.Usage, usage) {
 				return "", nil, nil
 			}
-			it.Name, it.Usage, it.Stamp = name, usage, st
+			it.Name, it.Usage, it.Stamp, it.SourceVersion = name, usage, st, max(version, it.SourceVersion)
 			r.Items[i] = it
 			return wire.OpItemUpdated, it.Shared, nil
 		})
@@ -760,7 +773,7 @@ func (s *Service) itemChanged(ctx context.Context, by string, kind wire.SharedKi
 func (s *Service) change(ctx context.Context, id, by string, want int64, guard func(Record) error,
 	fn func(r *Record, st wire.Stamp) (wire.OpType, any, error),
 ) (Record, error) {
-	for attempt := 1; ; attempt++ {
+	return retry.OnConflict(ctx, func(ctx context.Context) (Record, error) {
 		cur, err := s.load(ctx, id, guard)
 		if err != nil {
 			return Record{}, err
@@ -785,10 +798,11 @@ func (s *Service) change(ctx context.Context, id, by string, want int64, guard f
 		next.LastOp = &op
 		v, err := s.repo.Replace(ctx, next, cur.Version)
 		if errors.Is(err, errs.ErrVersionConflict) || errors.Is(err, errs.ErrNotFound) {
-			if want == 0 && attempt < maxAttempts {
-				continue
+			err = s.conflict(ctx, id, cur.Version)
+			if want == 0 {
+				err = retry.LostRace(err)
 			}
-			return Record{}, s.conflict(ctx, id, cur.Version)
+			return Record{}, err
 		}
 		if err != nil {
 			return Record{}, fmt.Errorf("update area %s: %w", id, err)
@@ -796,7 +810,7 @@ func (s *Service) change(ctx context.Context, id, by string, want int64, guard f
 		next.Version = v
 		s.committed(ctx, op)
 		return next, nil
-	}
+	})
 }
 
 // load reads area id and lets guard decide whether the caller may go on.

@@ -19,8 +19,8 @@
 // # Stored form and replication
 //
 // An area is one document, so that every change is one optimistic,
-// versioned replace (the store has no transactions). It is laid out for the
-// federation issue to replicate between member peers and merge:
+// versioned replace (the store has no transactions). It is laid out so that
+// member peers can replicate it and merge their copies:
 //
 //   - every element has a stable identity: the area by id, a member by
 //     subject, a member peer by peer id, a shared item by (kind, peer, id), a

@@ -6,8 +6,6 @@ package httpapi
 import (
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -89,31 +87,6 @@ func pathID(c *gin.Context, name, what string) (string, bool) {
 		return "", false
 	}
 	return u.String(), true
-}
-
-// params refuses unknown and repeated query parameters and reads the page.
-func params(c *gin.Context, allowed ...string) (server.Page, []apierror.FieldError) {
-	var bad []apierror.FieldError
-	values := c.Request.URL.Query()
-	allowed = append(allowed, "limit", "offset")
-	for _, name := range slices.Sorted(maps.Keys(values)) {
-		switch {
-		case !slices.Contains(allowed, name):
-			bad = append(bad, apierror.FieldError{Field: name, Problem: "unknown parameter; expected one of " + strings.Join(allowed, ", ")})
-		case len(values[name]) > 1:
-			bad = append(bad, apierror.FieldError{Field: name, Problem: fmt.Sprintf("given %d times; give it once", len(values[name]))})
-		}
-	}
-	page, err := server.ParsePage(c)
-	var ae *apierror.Error
-	if errors.As(err, &ae) {
-		if fields, ok := ae.Details.([]apierror.FieldError); ok {
-			bad = append(bad, fields...)
-		} else {
-			bad = append(bad, apierror.FieldError{Field: "limit", Problem: ae.Message})
-		}
-	}
-	return page, bad
 }
 
 // fail maps domain errors to the error envelope; anything else is a logged 500.

@@ -21,7 +21,7 @@ type Result struct {
 }
 
 // Resolver resolves references for the holder of token. Results are in the
-// order of refs. The federation issue plugs remote peers in behind it.
+// order of refs. A resolver of remote peers fits behind the same interface.
 type Resolver interface {
 	Resolve(ctx context.Context, token string, refs []resource.Ref) []Result
 }

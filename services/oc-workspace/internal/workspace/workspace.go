@@ -20,6 +20,7 @@ import (
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/event"
 	"github.com/opencloud/opencloud/libs/resource"
+	"github.com/opencloud/opencloud/libs/server/retry"
 	wire "github.com/opencloud/opencloud/libs/workspace"
 
 	"github.com/opencloud/opencloud/services/oc-workspace/internal/errs"
@@ -107,10 +108,6 @@ type Visible struct {
 	Subject   string
 	SharedIDs []string
 }
-
-// maxAttempts bounds the retries of a change that raced with another writer
-// when the caller did not condition it on a version.
-const maxAttempts = 5
 
 // Service implements the workspace use cases.
 type Service struct {
@@ -294,7 +291,7 @@ func (s *Service) RemoveResource(ctx context.Context, p authn.Principal, id stri
 // version want, or at whatever is current (retrying a lost race) when want
 // is 0. change reports whether it changed anything.
 func (s *Service) update(ctx context.Context, p authn.Principal, id string, want int64, change func(*Record) (bool, error)) (wire.Workspace, error) {
-	for attempt := 1; ; attempt++ {
+	return retry.OnConflict(ctx, func(ctx context.Context) (wire.Workspace, error) {
 		cur, err := s.editable(ctx, p, id)
 		if err != nil {
 			return wire.Workspace{}, err
@@ -317,10 +314,11 @@ func (s *Service) update(ctx context.Context, p authn.Principal, id string, want
 		next.UpdatedAt = s.now()
 		v, err := s.repo.Replace(ctx, next, cur.Version)
 		if errors.Is(err, errs.ErrVersionConflict) || errors.Is(err, errs.ErrNotFound) {
-			if want == 0 && attempt < maxAttempts {
-				continue
+			err = s.conflict(ctx, id, cur.Version, err)
+			if want == 0 {
+				err = retry.LostRace(err)
 			}
-			return wire.Workspace{}, s.conflict(ctx, id, cur.Version, err)
+			return wire.Workspace{}, err
 		}
 		if err != nil {
 			return wire.Workspace{}, fmt.Errorf("update workspace %s: %w", id, err)
@@ -329,7 +327,7 @@ func (s *Service) update(ctx context.Context, p authn.Principal, id string, want
 		s.publish(ctx, event.WorkspaceUpdated, p, next.Workspace)
 		s.areasFollow(ctx, p, next.Workspace, false)
 		return next.Workspace, nil
-	}
+	})
 }
 
 // checkAreas refuses a change that brings into workspace cur resources
@@ -365,28 +363,30 @@ func (s *Service) areasFollow(ctx context.Context, p authn.Principal, w wire.Wor
 
 // Delete removes workspace id; ifMatch, if not 0, is the version meant.
 func (s *Service) Delete(ctx context.Context, p authn.Principal, id string, ifMatch int64) error {
-	for attempt := 1; ; attempt++ {
+	_, err := retry.OnConflict(ctx, func(ctx context.Context) (struct{}, error) {
 		cur, err := s.editable(ctx, p, id)
 		if err != nil {
-			return err
+			return struct{}{}, err
 		}
 		if ifMatch != 0 && ifMatch != cur.Version {
-			return &errs.ConflictError{Given: ifMatch, Current: cur.Version}
+			return struct{}{}, &errs.ConflictError{Given: ifMatch, Current: cur.Version}
 		}
 		err = s.repo.Delete(ctx, id, cur.Version)
 		if errors.Is(err, errs.ErrVersionConflict) {
-			if ifMatch == 0 && attempt < maxAttempts {
-				continue
+			err = s.conflict(ctx, id, cur.Version, err)
+			if ifMatch == 0 {
+				err = retry.LostRace(err)
 			}
-			return s.conflict(ctx, id, cur.Version, err)
+			return struct{}{}, err
 		}
 		if err != nil {
-			return fmt.Errorf("delete workspace %s: %w", id, err)
+			return struct{}{}, fmt.Errorf("delete workspace %s: %w", id, err)
 		}
 		s.publish(ctx, event.WorkspaceDeleted, p, cur.Workspace)
 		s.areasFollow(ctx, p, cur.Workspace, true)
-		return nil
-	}
+		return struct{}{}, nil
+	})
+	return err
 }
 
 // PutForWorkflow creates or replaces the workspace workflow workflowID owns
@@ -407,7 +407,11 @@ func (s *Service) PutForWorkflow(ctx context.Context, p authn.Principal, workflo
 		return wire.Workspace{}, false, errs.Forbidden("only the workflow's owner (\"owner\") or an admin may set the workspace of a workflow")
 	}
 	name := in.Name + "_workspace"
-	for attempt := 1; ; attempt++ {
+	type put struct {
+		ws      wire.Workspace
+		created bool
+	}
+	out, err := retry.OnConflict(ctx, func(ctx context.Context) (put, error) {
 		cur, err := s.repo.ByWorkflow(ctx, workflowID)
 		if errors.Is(err, errs.ErrNotFound) {
 			now := s.now()
@@ -415,70 +419,73 @@ func (s *Service) PutForWorkflow(ctx context.Context, p authn.Principal, workflo
 				Resources: entries(nil, refs, now), WorkflowID: workflowID, CreatedAt: now, UpdatedAt: now},
 				WorkflowVersion: in.WorkflowVersion}
 			v, err := s.repo.Insert(ctx, r)
-			if errors.Is(err, errs.ErrDuplicate) && attempt < maxAttempts {
-				continue // created concurrently: update it instead
+			if errors.Is(err, errs.ErrDuplicate) {
+				// Created concurrently: update it instead.
+				return put{}, retry.LostRace(fmt.Errorf("create workspace of workflow %s: %w", workflowID, err))
 			}
 			if err != nil {
-				return wire.Workspace{}, false, fmt.Errorf("create workspace of workflow %s: %w", workflowID, err)
+				return put{}, fmt.Errorf("create workspace of workflow %s: %w", workflowID, err)
 			}
 			r.Version = v
 			s.publish(ctx, event.WorkspaceCreated, p, r.Workspace)
-			return r.Workspace, true, nil
+			return put{r.Workspace, true}, nil
 		}
 		if err != nil {
-			return wire.Workspace{}, false, fmt.Errorf("workspace of workflow %s: %w", workflowID, err)
+			return put{}, fmt.Errorf("workspace of workflow %s: %w", workflowID, err)
 		}
 		if cur.Owner != p.Subject && !p.IsAdmin() {
-			return wire.Workspace{}, false, errs.Forbidden("the workspace of this workflow belongs to another user; only an admin may change it")
+			return put{}, errs.Forbidden("the workspace of this workflow belongs to another user; only an admin may change it")
 		}
 		if in.WorkflowVersion < cur.WorkflowVersion {
-			return cur.Workspace, false, nil
+			return put{cur.Workspace, false}, nil
 		}
 		if cur.Name == name && cur.Owner == in.Owner && cur.WorkflowVersion == in.WorkflowVersion &&
 			slices.Equal(refs, refsOf(cur.Resources)) {
-			return cur.Workspace, false, nil
+			return put{cur.Workspace, false}, nil
 		}
 		next := cur
 		next.Name, next.Owner, next.WorkflowVersion = name, in.Owner, in.WorkflowVersion
 		next.Resources = entries(cur.Resources, refs, s.now())
 		next.UpdatedAt = s.now()
 		v, err := s.repo.Replace(ctx, next, cur.Version)
-		if (errors.Is(err, errs.ErrVersionConflict) || errors.Is(err, errs.ErrNotFound)) && attempt < maxAttempts {
-			continue
+		if errors.Is(err, errs.ErrVersionConflict) || errors.Is(err, errs.ErrNotFound) {
+			return put{}, retry.LostRace(fmt.Errorf("update workspace of workflow %s: %w", workflowID, err))
 		}
 		if err != nil {
-			return wire.Workspace{}, false, fmt.Errorf("update workspace of workflow %s: %w", workflowID, err)
+			return put{}, fmt.Errorf("update workspace of workflow %s: %w", workflowID, err)
 		}
 		next.Version = v
 		s.publish(ctx, event.WorkspaceUpdated, p, next.Workspace)
 		// The workflow's own check covered its areas; these are the areas
 		// sharing the workspace itself.
 		s.areasFollow(ctx, p, next.Workspace, false)
-		return next.Workspace, false, nil
-	}
+		return put{next.Workspace, false}, nil
+	})
+	return out.ws, out.created, err
 }
 
 // DeleteForWorkflow removes the workspace workflow workflowID owns.
 func (s *Service) DeleteForWorkflow(ctx context.Context, p authn.Principal, workflowID string) error {
-	for attempt := 1; ; attempt++ {
+	_, err := retry.OnConflict(ctx, func(ctx context.Context) (struct{}, error) {
 		cur, err := s.repo.ByWorkflow(ctx, workflowID)
 		if err != nil {
-			return fmt.Errorf("workspace of workflow %s: %w", workflowID, err)
+			return struct{}{}, fmt.Errorf("workspace of workflow %s: %w", workflowID, err)
 		}
 		if cur.Owner != p.Subject && !p.IsAdmin() {
-			return fmt.Errorf("workspace of workflow %s: %w", workflowID, errs.NotFound("workspace"))
+			return struct{}{}, fmt.Errorf("workspace of workflow %s: %w", workflowID, errs.NotFound("workspace"))
 		}
 		err = s.repo.Delete(ctx, cur.ID, cur.Version)
-		if (errors.Is(err, errs.ErrVersionConflict) || errors.Is(err, errs.ErrNotFound)) && attempt < maxAttempts {
-			continue
+		if errors.Is(err, errs.ErrVersionConflict) || errors.Is(err, errs.ErrNotFound) {
+			return struct{}{}, retry.LostRace(fmt.Errorf("delete workspace of workflow %s: %w", workflowID, err))
 		}
 		if err != nil {
-			return fmt.Errorf("delete workspace of workflow %s: %w", workflowID, err)
+			return struct{}{}, fmt.Errorf("delete workspace of workflow %s: %w", workflowID, err)
 		}
 		s.publish(ctx, event.WorkspaceDeleted, p, cur.Workspace)
 		s.areasFollow(ctx, p, cur.Workspace, true)
-		return nil
-	}
+		return struct{}{}, nil
+	})
+	return err
 }
 
 // readable loads workspace id for p: its owner, an admin, or a member of an
