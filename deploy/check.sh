@@ -61,6 +61,7 @@ for t in "${targets[@]}"; do
 	[ "$name" = opencloud ] && continue
 	prefix=/${name#oc-}
 	log="$work/$name.log"
+	: >"$log" # exists before the service starts writing it, for the loop below to read
 	env -i OC_STORE=sqlite OC_SQLITE_PATH="$work/$name.db" OC_NATS_URL=nats://127.0.0.1:1 \
 		OC_HTTP_ADDR=127.0.0.1:0 OC_LOG_FORMAT=json OC_ADMIN_PASSWORD=check-password-123 \
 		OC_AUTH_KEYS_KEY="$keys_key" "$work/out/$name" >"$log" 2>&1 &

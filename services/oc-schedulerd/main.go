@@ -94,7 +94,7 @@ func run(ctx context.Context, getenv config.Getenv) error {
 			if cfg.ServiceSecret == "" {
 				log.Warn("OC_SERVICE_CLIENT_SECRET is not set: oc-datacenter will refuse to prepare executions, which wait with that reason")
 			}
-			token := apiclient.ClientCredentials(cfg.Infra.Issuer()+"/oauth/token", cfg.ServiceID, cfg.ServiceSecret, nil)
+			token := apiclient.ClientCredentials(cfg.Infra.TokenURL(), cfg.ServiceID, cfg.ServiceSecret, nil)
 			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
 				Launcher:    l,
 				Provisioner: daemon.Datacenter{Client: dcclient.New(cfg.GatewayURL, token, nil)},

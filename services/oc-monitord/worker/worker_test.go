@@ -232,7 +232,8 @@ func (e *env) book(x execution.Execution) execution.Execution {
 }
 
 // prepare makes what oc-datacenter's provision makes for an execution:
-// its namespace, the executor's service account, Role and RoleBinding.
+// its namespace, the workload's and the executor's service accounts, the
+// executor's token Secret, Role and RoleBinding.
 func (e *env) prepare(x execution.Execution) {
 	e.t.Helper()
 	ns := execution.Namespace(x.ID)
@@ -240,8 +241,16 @@ func (e *env) prepare(x execution.Execution) {
 	meta := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: lbl} }
 	const role = "oc-executor"
 	_, err := e.kube.CoreV1().Namespaces().Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: lbl}}, metav1.CreateOptions{})
+	noToken := false
+	for _, sa := range []string{execution.WorkloadServiceAccount, execution.ExecutorServiceAccount} {
+		if err == nil {
+			_, err = e.kube.CoreV1().ServiceAccounts(ns).Create(e.ctx, &corev1.ServiceAccount{ObjectMeta: meta(sa), AutomountServiceAccountToken: &noToken}, metav1.CreateOptions{})
+		}
+	}
 	if err == nil {
-		_, err = e.kube.CoreV1().ServiceAccounts(ns).Create(e.ctx, &corev1.ServiceAccount{ObjectMeta: meta(execution.ServiceAccount)}, metav1.CreateOptions{})
+		token := meta(execution.ExecutorTokenSecret)
+		token.Annotations = map[string]string{corev1.ServiceAccountNameKey: execution.ExecutorServiceAccount}
+		_, err = e.kube.CoreV1().Secrets(ns).Create(e.ctx, &corev1.Secret{ObjectMeta: token, Type: corev1.SecretTypeServiceAccountToken}, metav1.CreateOptions{})
 	}
 	if err == nil {
 		_, err = e.kube.RbacV1().Roles(ns).Create(e.ctx, &rbacv1.Role{ObjectMeta: meta(role), Rules: []rbacv1.PolicyRule{
@@ -253,7 +262,7 @@ func (e *env) prepare(x execution.Execution) {
 	if err == nil {
 		_, err = e.kube.RbacV1().RoleBindings(ns).Create(e.ctx, &rbacv1.RoleBinding{ObjectMeta: meta(role),
 			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role},
-			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: execution.ServiceAccount, Namespace: ns}},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: execution.ExecutorServiceAccount, Namespace: ns}},
 		}, metav1.CreateOptions{})
 	}
 	if err != nil {

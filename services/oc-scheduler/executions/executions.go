@@ -360,7 +360,7 @@ func (s *Store) Insert(ctx context.Context, e execution.Execution) (execution.Ex
 		return e, fmt.Errorf("insert execution %s: %w", e.ID, err)
 	}
 	e.Version = v
-	if v := s.flush(ctx, e.ID); v > 0 {
+	if v := s.flush(ctx, d); v > 0 {
 		e.Version = v
 	}
 	return e, nil
@@ -435,7 +435,8 @@ func (s *Store) transition(ctx context.Context, id string, from []execution.Stat
 		if err != nil {
 			return e, err
 		}
-		set["event_seq"], set["outbox"], set["unpublished"] = seq, append(d.Outbox, outboxEntry{Seq: seq, Event: env}), true
+		outbox := append(slices.Clip(d.Outbox), outboxEntry{Seq: seq, Event: env})
+		set["event_seq"], set["outbox"], set["unpublished"] = seq, outbox, true
 		if to == execution.Scheduled || to == execution.Starting {
 			// Claimed, or given back: no worker may write under a lease it had before.
 			set["lease_epoch"] = d.LeaseEpoch + 1
@@ -461,7 +462,8 @@ func (s *Store) transition(ctx context.Context, id string, from []execution.Stat
 				e.Version = v
 			}
 		}
-		if v := s.flush(ctx, id); v > 0 {
+		d.Execution, d.EventSeq, d.Outbox = e, seq, outbox
+		if v := s.flush(ctx, d); v > 0 {
 			e.Version = v
 		}
 		return e, nil

@@ -63,20 +63,16 @@ func (s *Store) envelope(ctx context.Context, ch execution.StateChange, actor st
 // canPublish reports whether this store publishes and NATS is reachable.
 func (s *Store) canPublish() bool { return s.events != nil && s.events.Connected() }
 
-// flush publishes what execution id's outbox holds, when it can: the
-// writer's attempt right after its change. A failure leaves the outbox to
-// PublishPending. It returns the execution's version after emptying its
-// outbox (0: it did not).
-func (s *Store) flush(ctx context.Context, id string) int64 {
+// flush publishes the outbox of d, as its writer just wrote it, when it
+// can: the writer's attempt right after its change. A failure leaves the
+// outbox to PublishPending. It returns the execution's version after
+// emptying its outbox (0: it did not).
+func (s *Store) flush(ctx context.Context, d doc) int64 {
 	if !s.canPublish() {
 		return 0
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), PublishTimeout)
 	defer cancel()
-	d, err := s.get(ctx, id)
-	if err != nil || !d.Unpublished {
-		return 0
-	}
 	v, _, _ := s.publish(ctx, []doc{d})
 	return v
 }

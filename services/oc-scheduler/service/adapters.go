@@ -97,6 +97,10 @@ func (a journalAdapter) Begin(ctx context.Context, id, workflowID, owner string)
 		At: a.now().UTC().Truncate(time.Millisecond)})
 }
 
-func (a journalAdapter) Finish(ctx context.Context, id string) error { return a.execs.FinishRequest(ctx, id) }
+func (a journalAdapter) Finish(ctx context.Context, id string) error {
+	return a.execs.FinishRequest(ctx, id)
+}
 
-func (a journalAdapter) Undo(ctx context.Context, id string) error { return a.execs.UndoRequest(ctx, id) }
+func (a journalAdapter) Undo(ctx context.Context, id string) error {
+	return a.execs.UndoRequest(ctx, id)
+}
