@@ -178,6 +178,11 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		}
 		// A hung API server must not hold a request for ever.
 		cfg.Timeout = 30 * time.Second
+		// Preparing one execution is six requests and more, and the
+		// daemon prepares them one after another: client-go's default of 5
+		// requests a second would make this client its bottleneck. The
+		// API server's own priority and fairness still applies.
+		cfg.QPS, cfg.Burst = 50, 100
 		cs, err := kubernetes.NewForConfig(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("datacenter: kubeconfig %s (OC_KUBECONFIG): %w", d.Kubeconfig, err)
