@@ -1227,7 +1227,7 @@ const docTemplateauth = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Needs the current password. Every sign-in session and refresh token of the user is revoked: every browser and device must sign in again.",
+                "description": "Needs the current password. Every sign-in session and refresh token of the user is revoked: every browser and device must sign in again. Wrong current passwords count with the failed sign-ins of the user: past the limits the answer is 429 with Retry-After.",
                 "consumes": [
                     "application/json"
                 ],
@@ -1264,6 +1264,12 @@ const docTemplateauth = `{
                     },
                     "403": {
                         "description": "Forbidden",
+                        "schema": {
+                            "$ref": "#/definitions/Envelope"
+                        }
+                    },
+                    "429": {
+                        "description": "too_many_attempts: too many wrong passwords; wait for Retry-After seconds",
                         "schema": {
                             "$ref": "#/definitions/Envelope"
                         }

@@ -86,7 +86,7 @@ const docTemplatedatacenter = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Makes sure the execution's namespace (oc-\u003cid\u003e, labelled with the execution and workflow ids and managed-by opencloud), the service account oc-executor, the Role and RoleBinding Argo's executor needs (workflowtaskresults create/patch; pods get/watch/patch; pods/log get; get on the execution's S3 Secrets, by name), and, for each storage listed, an Opaque Secret oc-s3-\u003chash of peer/id\u003e with keys accessKey and secretKey holding the storage's S3 credentials kept by PUT /storages/{id}/credentials, exist as expected. Safe to call again: what exists is kept, what drifted is put back, and each object says whether it was created, updated or unchanged (a Secret's value is never answered). Every storage is checked before anything is created: a storage of another peer is a 409 remote_storage (its credentials are that peer's to issue, which needs federation, not configured), a storage without credentials a 409 storage_credentials_missing naming the route to call, and the details list every storage refused. A namespace of the same name that OpenCloud did not make for this execution, or one being deleted, is a 409. Needs the admin role.",
+                "description": "Makes sure the execution's namespace (oc-\u003cid\u003e, labelled with the execution and workflow ids and managed-by opencloud), the service account oc-workload the steps run as (bound to no Role, no token mounted), the service account oc-executor of Argo's executor with its token Secret oc-executor.service-account-token, the Role and RoleBinding granting oc-executor alone what Argo's executor needs (workflowtaskresults create/patch; pods get/watch/patch; pods/log get; get on the execution's S3 Secrets, by name), and, for each storage listed, an Opaque Secret oc-s3-\u003chash of peer/id\u003e with keys accessKey and secretKey holding the storage's S3 credentials kept by PUT /storages/{id}/credentials, exist as expected. Safe to call again: what exists is kept, what drifted is put back, and each object says whether it was created, updated or unchanged (a Secret's value is never answered). Every storage is checked before anything is created: a storage of another peer is a 409 remote_storage (its credentials are that peer's to issue, and this peer does not obtain them), a storage without credentials a 409 storage_credentials_missing naming the route to call, and the details list every storage refused. A namespace of the same name that OpenCloud did not make for this execution, or one being deleted, is a 409. Needs the admin role.",
                 "consumes": [
                     "application/json"
                 ],
@@ -680,12 +680,17 @@ const docTemplatedatacenter = `{
                     "type": "string",
                     "example": "3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"
                 },
+                "executor_service_account": {
+                    "description": "ExecutorServiceAccount is the account of Argo's executor, the only\none that may read the execution's S3 Secrets.",
+                    "type": "string",
+                    "example": "oc-executor"
+                },
                 "namespace": {
                     "type": "string",
                     "example": "oc-3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"
                 },
                 "objects": {
-                    "description": "Objects lists the namespace, service account, Role and RoleBinding in\nthat order, then one Secret per storage in the order asked, with what\nwas done. A Secret's value is never shown.",
+                    "description": "Objects lists the namespace, the workload's service account, the\nexecutor's service account and its token Secret, the Role and the\nRoleBinding in that order, then one Secret per storage in the order\nasked, with what was done. A Secret's value is never shown.",
                     "type": "array",
                     "items": {
                         "$ref": "#/definitions/datacenter.Object"
@@ -700,8 +705,9 @@ const docTemplatedatacenter = `{
                     "example": "oc-executor"
                 },
                 "service_account": {
+                    "description": "ServiceAccount is the account the steps' pods run as: no rights, no\ntoken mounted.",
                     "type": "string",
-                    "example": "oc-executor"
+                    "example": "oc-workload"
                 },
                 "workflow_id": {
                     "type": "string",
@@ -933,7 +939,7 @@ var SwaggerInfodatacenter = &swag.Spec{
 	BasePath:         "/datacenter",
 	Schemes:          []string{},
 	Title:            "OpenCloud datacenter API",
-	Description:      "This peer's Kubernetes side: each execution's namespace, service account, RBAC for Argo and S3 credentials Secrets, removed after a retention period once the execution has ended; the S3 credentials of this peer's storages, kept encrypted (OC_DATACENTER_CREDENTIALS_KEY); the cluster's nodes, published in the catalog as compute resources. Every route needs a bearer token from oc-auth, and the routes that write need the admin role. Without a kubeconfig (OC_KUBECONFIG) the service runs, /datacenter/readyz says so, and the routes needing the cluster answer 503 no_cluster. Errors are {\"error\": {\"code\", \"message\", \"details\"}}.",
+	Description:      "This peer's Kubernetes side: each execution's namespace, service accounts (the steps' without any right, Argo's executor's), RBAC for Argo's executor and S3 credentials Secrets only the executor may read, removed after a retention period once the execution has ended; the S3 credentials of this peer's storages, kept encrypted (OC_DATACENTER_CREDENTIALS_KEY); the cluster's nodes, published in the catalog as compute resources. Every route needs a bearer token from oc-auth, and the routes that write need the admin role. Without a kubeconfig (OC_KUBECONFIG) the service runs, /datacenter/readyz says so, and the routes needing the cluster answer 503 no_cluster. Errors are {\"error\": {\"code\", \"message\", \"details\"}}.",
 	InfoInstanceName: "datacenter",
 	SwaggerTemplate:  docTemplatedatacenter,
 	LeftDelim:        "{{",

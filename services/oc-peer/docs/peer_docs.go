@@ -31,7 +31,7 @@ var SwaggerInfopeer = &swag.Spec{
 	BasePath:         "/",
 	Schemes:          []string{},
 	Title:            "OpenCloud peer API",
-	Description:      "This peer's identity, known peers and relationships. The API arrives with the federation issue.",
+	Description:      "This peer's identity and its known peers. The service serves health, readiness and metrics; it has no API routes.",
 	InfoInstanceName: "peer",
 	SwaggerTemplate:  docTemplatepeer,
 	LeftDelim:        "{{",

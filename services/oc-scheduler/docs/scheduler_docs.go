@@ -313,7 +313,7 @@ const docTemplatescheduler = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Server-Sent Events. First an event \"state\" with the execution's current state (so that a client never misses where it is), then an event \"state\" (data: a StateChange) for every change of the execution or of one of its steps, and an event \"log\" (data: a LogLine) for every line a step writes. The stream ends after the execution reaches a terminal state; comment lines keep it alive every 15 s. Owner or admin only (404 otherwise).",
+                "description": "Server-Sent Events. First an event \"state\" with the execution's current state (so that a client never misses where it is), then an event \"state\" (data: a StateChange) for every change of the execution or of one of its steps, and an event \"log\" (data: a LogLine) for every line a step writes. A client that reads slower than events come may miss some of them: it then gets an event \"state\" with the execution's state as stored. The stream ends after the execution reaches a terminal state (also when that change was not announced: the execution is read again every 15 s); comment lines keep it alive every 15 s; a client that does not take an event within 10 s is disconnected. One user may follow at most OC_SCHEDULER_LIVE_PER_USER executions at once (429 beyond). Owner or admin only (404 otherwise).",
                 "produces": [
                     "text/event-stream"
                 ],
@@ -349,6 +349,12 @@ const docTemplatescheduler = `{
                             "$ref": "#/definitions/apierror.Envelope"
                         }
                     },
+                    "429": {
+                        "description": "too_many_streams: you have as many live streams open as one user may; close one and retry",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
                     "503": {
                         "description": "NATS is not reachable",
                         "schema": {
@@ -365,7 +371,7 @@ const docTemplatescheduler = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Expands the request into execution windows — mode 1 (planned): one per firing of cron (5 fields, or 6 with seconds first, UTC) between start and end, or one at start without cron; mode 0: one, at the first moment from now (or start) when every resource is free — and books every compute and storage of the workflow for each window, all or nothing. A compute's capacity (cpu_cores, memory_bytes, gpus; 0 is unlimited) must hold the requests of the processings placed on it, summed over the executions overlapping; a compute declaring no capacity runs one execution at a time; storages never run out. A partner peer's resource cannot be checked yet: it is booked anyway and named in warnings. Two concurrent requests never obtain the same slot. The workflow and its resources are copied into each execution: later edits do not change a booked run. A request sent again with the same Idempotency-Key (within 24 hours) books nothing new and gets the first answer back.",
+                "description": "Expands the request into execution windows — mode 1 (planned): one per firing of cron (5 fields, or 6 with seconds first, UTC) between start and end, or one at start without cron; mode 0: one, at the first moment from now (or start) when every resource is free — and books every compute and storage of the workflow for each window, all or nothing. A compute's capacity (cpu_cores, memory_bytes, gpus; 0 is unlimited) must hold the requests of the processings placed on it, summed over the executions overlapping; a compute declaring no capacity runs one execution at a time; storages never run out. A partner peer's resource is not checked by this peer: it is booked anyway and named in warnings. Two concurrent requests never obtain the same slot. The workflow and its resources are copied into each execution: later edits do not change a booked run. A request sent again with the same Idempotency-Key (within 24 hours) books nothing new and gets the first answer back.",
                 "consumes": [
                     "application/json"
                 ],
@@ -385,7 +391,7 @@ const docTemplatescheduler = `{
                         "required": true
                     },
                     {
-                        "description": "What to book (the seed's request shape)",
+                        "description": "What to book: a cron and the range of its firings, or a single window",
                         "name": "request",
                         "in": "body",
                         "required": true,
@@ -804,7 +810,7 @@ const docTemplatescheduler = `{
                     "type": "string"
                 },
                 "warnings": {
-                    "description": "Warnings are what could not be checked (a partner peer's resource\nwhile federation is not configured): booked anyway, checked later.",
+                    "description": "Warnings name what this peer could not check (a partner peer's\nresource, whose availability that peer keeps): it is booked anyway.",
                     "type": "array",
                     "items": {
                         "type": "string"
@@ -840,7 +846,7 @@ const docTemplatescheduler = `{
                     "example": "2026-12-21T14:30:00Z"
                 },
                 "id": {
-                    "description": "ID is accepted (as null) for the seed's scripts, which send it; a value is refused.",
+                    "description": "ID is accepted as null, for the clients that send the field; a value is refused.",
                     "type": "string",
                     "x-nullable": true
                 },
@@ -877,7 +883,8 @@ const docTemplatescheduler = `{
                 "failed",
                 "cancelled",
                 "missed",
-                "pending"
+                "pending",
+                "skipped"
             ],
             "x-enum-varnames": [
                 "Scheduled",
@@ -887,7 +894,8 @@ const docTemplatescheduler = `{
                 "Failed",
                 "Cancelled",
                 "Missed",
-                "StepPending"
+                "StepPending",
+                "StepSkipped"
             ]
         },
         "execution.Step": {
@@ -923,13 +931,15 @@ const docTemplatescheduler = `{
                     "type": "string"
                 },
                 "state": {
+                    "description": "State: scheduled until it starts, then pending → running →\nsucceeded | failed; cancelled with a cancelled execution; skipped when\nits execution ended before it started.",
                     "enum": [
                         "scheduled",
                         "pending",
                         "running",
                         "succeeded",
                         "failed",
-                        "cancelled"
+                        "cancelled",
+                        "skipped"
                     ],
                     "allOf": [
                         {

@@ -129,7 +129,7 @@ const docTemplateworkflow = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Validates the workflow and, if it has no problem, stores it owned by the caller. Every problem is reported at once: 400 invalid_workflow whose details are a Validation listing each problem with its code, the node or link concerned, the field path and what to change; nothing is written then. Resources are looked up in the catalog as the caller sees them; a partner peer's resource cannot be checked yet and is answered as a warning. The workflow then owns a workspace named \"\u003cname\u003e_workspace\" holding exactly the resources its graph uses. A request sent again with the same Idempotency-Key (within 24 hours) creates nothing new and gets the first answer back.",
+                "description": "Validates the workflow and, if it has no problem, stores it owned by the caller. Every problem is reported at once: 400 invalid_workflow whose details are a Validation listing each problem with its code, the node or link concerned, the field path and what to change; nothing is written then. Resources are looked up in the catalog as the caller sees them; a partner peer's resource is not looked up by this peer and is answered as a warning. The workflow then owns a workspace named \"\u003cname\u003e_workspace\" holding exactly the resources its graph uses. A request sent again with the same Idempotency-Key (within 24 hours) creates nothing new and gets the first answer back.",
                 "consumes": [
                     "application/json"
                 ],

@@ -1689,7 +1689,7 @@ const docTemplateworkspace = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Returns a page of the workspace's resources with what the catalog says of them now, asked with the caller's token. A resource that cannot be resolved (a partner peer's while federation is not configured, deleted, no longer visible to the caller, the catalog unreachable) is listed with available false and the reason, never dropped.",
+                "description": "Returns a page of the workspace's resources with what the catalog says of them now, asked with the caller's token. A resource that cannot be resolved (a partner peer's, which this peer does not look up; deleted; no longer visible to the caller; the catalog unreachable) is listed with available false and the reason, never dropped.",
                 "produces": [
                     "application/json"
                 ],
