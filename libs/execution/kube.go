@@ -25,10 +25,6 @@ const (
 	ExecutorTokenSecret = ExecutorServiceAccount + ".service-account-token"
 )
 
-// ServiceAccount is ExecutorServiceAccount: oc-datacenter makes it with the
-// workload's, so finding it tells that an execution's accounts are there.
-const ServiceAccount = ExecutorServiceAccount
-
 // Labels every Kubernetes object made for an execution carries.
 const (
 	LabelExecution = "opencloud.io/execution-id"

@@ -300,7 +300,7 @@ func TestRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sa := range sas.Items {
-		if sa.Name == execution.ServiceAccount {
+		if sa.Name == execution.ExecutorServiceAccount {
 			t.Error("prepare wrote into a foreign namespace")
 		}
 	}

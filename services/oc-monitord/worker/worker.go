@@ -415,12 +415,16 @@ func (f *follower) prepared(ctx context.Context) (string, error) {
 	case ns.DeletionTimestamp != nil:
 		return fmt.Sprintf("namespace %s is being deleted (released or swept): the execution cannot run in it", f.ns), nil
 	}
-	_, err = f.kube.CoreV1().ServiceAccounts(f.ns).Get(ctx, execution.ServiceAccount, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return fmt.Sprintf("service account %s/%s not prepared: oc-datacenter must prepare it first", f.ns, execution.ServiceAccount), nil
-	case err != nil:
-		return "", fmt.Errorf("execution %s: get service account %s/%s: %w", f.id, f.ns, execution.ServiceAccount, err)
+	// The steps run as the workload account and Argo's executor as its own:
+	// both must exist before anything is submitted.
+	for _, sa := range []string{execution.WorkloadServiceAccount, execution.ExecutorServiceAccount} {
+		_, err = f.kube.CoreV1().ServiceAccounts(f.ns).Get(ctx, sa, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			return fmt.Sprintf("service account %s/%s not prepared: oc-datacenter must prepare it first", f.ns, sa), nil
+		case err != nil:
+			return "", fmt.Errorf("execution %s: get service account %s/%s: %w", f.id, f.ns, sa, err)
+		}
 	}
 	return "", nil
 }
