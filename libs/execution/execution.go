@@ -260,13 +260,68 @@ type StateChange struct {
 	At   time.Time `json:"at"`
 }
 
-// LogLine is the data of an oc.execution.log.<id> event: lines a step's
-// pod wrote.
+// LogLine is the data of an oc.execution.log.<id> event: one line a
+// step's pod wrote, published as it is written.
 type LogLine struct {
-	ExecutionID string    `json:"execution_id"`
-	Step        string    `json:"step"`
-	At          time.Time `json:"at"`
-	Line        string    `json:"line"`
+	ExecutionID string `json:"execution_id"`
+	Step        string `json:"step"`
+	// Seq numbers the step's lines from 1 in the order it wrote them; a
+	// line published twice (after its worker was replaced) has the same Seq.
+	Seq  int64     `json:"seq" example:"1"`
+	At   time.Time `json:"at"`
+	Line string    `json:"line"`
+}
+
+// Limits of what is kept of a step's log: its last MaxLogLines lines, and
+// no more than MaxLogBytes of their text; older lines are dropped. A line
+// longer than MaxLogLine bytes is cut there.
+const (
+	MaxLogLines = 1000
+	MaxLogBytes = 256 << 10
+	MaxLogLine  = 16 << 10
+)
+
+// StepLog is what is kept of one step's log.
+type StepLog struct {
+	Step string `json:"step"`
+	// Lines are its last lines, oldest first.
+	Lines []LogLine `json:"lines"`
+	// FirstSeq is the Seq of the oldest line kept (0: none): older lines
+	// were dropped to keep the log bounded.
+	FirstSeq int64 `json:"first_seq"`
+	// LastSeq is the Seq of the step's last line so far: how many it wrote.
+	LastSeq int64 `json:"last_seq"`
+	// Complete is true once the log was read to the end of the step's container.
+	Complete bool `json:"complete"`
+}
+
+// DetailLogLines is how many of the last lines of each step's log
+// GET /scheduler/executions/{id} answers.
+const DetailLogLines = 100
+
+// Detail is an execution with the last lines of its steps' logs
+// (GET /scheduler/executions/{id}).
+type Detail struct {
+	Execution
+	// Logs are, for each step that wrote some, in step order, its last
+	// lines (at most DetailLogLines; GET /scheduler/executions/{id}/logs
+	// pages through all that is kept).
+	Logs []StepLog `json:"logs"`
+}
+
+// LogPage is one page of a step's log (GET /scheduler/executions/{id}/logs).
+type LogPage struct {
+	Step string `json:"step"`
+	// Items are the lines kept whose Seq is above the page's after, oldest first.
+	Items    []LogLine `json:"items"`
+	FirstSeq int64     `json:"first_seq"`
+	LastSeq  int64     `json:"last_seq"`
+	// Next is the after of the next page: the Seq of the last item (the
+	// page's after when it has none).
+	Next int64 `json:"next"`
+	// More is true when lines after Next are kept already.
+	More     bool `json:"more"`
+	Complete bool `json:"complete"`
 }
 
 // Live is one message of GET /scheduler/executions/{id}/live (Server-Sent

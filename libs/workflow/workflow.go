@@ -83,11 +83,20 @@ type Link struct {
 	Kind LinkKind `json:"kind" validate:"required" enums:"data,dependency,storage_read,storage_write,compute"`
 	From string   `json:"from" validate:"required" example:"ndvi"`
 	To   string   `json:"to" validate:"required" example:"k8s"`
-	// Source is, on a storage_read link, the key or prefix read in the
-	// bucket; on a storage_write link, the path in the container written out.
+	// Source is, on a storage_write link, the absolute path in the container
+	// written out: a file, or a directory (taken whole, or its contents only
+	// when the path ends in /). On a storage_read link, what is read in the
+	// bucket: an exact key (results/ndvi.tif), or a prefix ending in /
+	// (results/) whose objects are all fetched.
 	Source string `json:"source,omitempty" example:"/out/ndvi.tif"`
-	// Destination is, on a storage_read link, the path in the container the
-	// data lands at; on a storage_write link, the key or prefix in the bucket.
+	// Destination is, on a storage_write link, where it goes in the bucket:
+	// an exact key, or a prefix ending in / under which the file or
+	// directory keeps its name (/out/ndvi.tif to results/ is the object
+	// results/ndvi.tif; the contents of /out/tiles/ go under results/
+	// directly). On a storage_read link, the absolute path in the container
+	// it lands at: a prefix read becomes that directory; an exact key becomes
+	// that file, or keeps its name in a directory ending in / (/in/).
+	// Keys are relative to the bucket, without "." or ".." segments.
 	Destination string `json:"destination,omitempty" example:"results/ndvi.tif"`
 }
 
@@ -152,11 +161,17 @@ const (
 	ProblemDanglingLink     = "dangling_link"      // a link names a node that is not in the graph
 	ProblemSelfLoop         = "self_loop"          // a link from a node to itself
 	ProblemLinkNotAllowed   = "link_not_allowed"   // this kind of link cannot join these node kinds
-	ProblemDuplicateLink    = "duplicate_link"     // the same kind of link twice between the same nodes
+	ProblemDuplicateLink    = "duplicate_link"     // the same kind of link twice between the same nodes (storage links: with the same paths too)
 	ProblemCycle            = "cycle"              // dependency links loop; Path is the loop
 	ProblemNoCompute        = "no_compute"         // a processing without a compute link
 	ProblemSeveralComputes  = "several_computes"   // a processing with more than one compute link
 	ProblemMissingPath      = "missing_path"       // a storage link without source or destination
+	ProblemInvalidPath      = "invalid_path"       // a storage link's path cannot work: a key that is empty, absolute or has ".."; a container path that is not absolute and clean
+	ProblemPathMismatch     = "path_mismatch"      // a storage link's source and destination do not fit: a directory's contents written to a single key
+	ProblemPathConflict     = "path_conflict"      // two reads of one processing land at the same container path, or one inside the other
+	ProblemWriteConflict    = "write_conflict"     // two storage_write links store the same key of one storage
+	ProblemReadMismatch     = "read_mismatch"      // a read cannot get what the workflow writes there: one object read where a directory is written
+	ProblemUnorderedRead    = "unordered_read"     // (a warning) a processing reads what another writes without depending on it
 	ProblemResourceNotFound = "resource_not_found" // the resource does not exist or the caller may not see it
 	ProblemKindMismatch     = "kind_mismatch"      // the node's kind is not the resource's kind
 	ProblemUnavailable      = "resource_unavailable"

@@ -244,22 +244,3 @@ func TestFinishUnrun(t *testing.T) {
 		})
 	}
 }
-
-func TestSplitTimestamp(t *testing.T) {
-	def := t0
-	for _, tc := range []struct {
-		in   string
-		at   time.Time
-		line string
-	}{
-		{"2026-11-21T14:31:02.123456789Z hello world", time.Date(2026, 11, 21, 14, 31, 2, 123000000, time.UTC), "hello world"},
-		{"2026-11-21T14:31:02Z", time.Date(2026, 11, 21, 14, 31, 2, 0, time.UTC), ""},
-		{"no time here", def, "no time here"},
-		{"", def, ""},
-	} {
-		at, line := splitTimestamp(tc.in, def)
-		if !at.Equal(tc.at) || line != tc.line {
-			t.Errorf("%q: %v %q", tc.in, at, line)
-		}
-	}
-}

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -71,7 +70,9 @@ type Deps struct {
 	// Poll is how often the execution is read again between the Workflow's
 	// changes, to see a cancel request; default DefaultPoll.
 	Poll time.Duration
-	// LogTimeout bounds the reading of one step's pod log; default DefaultLogTimeout.
+	// LogTimeout bounds how long the end of an execution waits for its
+	// steps' logs to be read to their end (and kept) before it is written;
+	// default DefaultLogTimeout.
 	LogTimeout time.Duration
 	// Worker is the name under which the worker holds the execution's
 	// lease (executions.Acquire): the one oc-schedulerd claimed it for, so
@@ -100,7 +101,6 @@ func Follow(ctx context.Context, d Deps, id string) error {
 	if err != nil {
 		return err
 	}
-	defer f.logs.Wait()
 	e, err := d.Executions.Get(ctx, id)
 	if err != nil {
 		return err
@@ -117,6 +117,10 @@ func Follow(ctx context.Context, d Deps, id string) error {
 	}
 	defer release()
 	err = f.loop(ctx)
+	if f.stepLogs != nil {
+		// Before the lease is released: what was read is kept under it.
+		f.stepLogs.stop()
+	}
 	if err != nil && lost() {
 		return fmt.Errorf("execution %s: another worker took it over: %w", id, executions.ErrLeaseLost)
 	}
@@ -229,7 +233,8 @@ type follower struct {
 	log  *slog.Logger
 	kube kubernetes.Interface
 	wfs  argov1.WorkflowInterface
-	logs sync.WaitGroup
+	// stepLogs follows the steps' logs once the execution runs.
+	stepLogs *logs
 	// lease is the worker's hold on the execution, under which it writes
 	// (nil until hold took it).
 	lease *executions.Lease
@@ -600,6 +605,7 @@ func (r *run) observe(ctx context.Context, w *wfv1.Workflow) (bool, error) {
 		r.endedElsewhere(ctx, w)
 		return true, nil
 	}
+	r.logs().follow(r.plan, w)
 	if _, changes := r.plan.observe(w.Status, e.Steps); len(changes) > 0 {
 		if err := r.record(ctx, w); err != nil {
 			return false, err
@@ -659,10 +665,15 @@ func (r *run) announce(ctx context.Context, changes []change, w *wfv1.Workflow) 
 		r.log.Debug("step", "step", c.step.Node, "from", c.from, "to", c.step.State)
 		r.publish(ctx, event.ExecutionState(r.id), execution.StateChange{ExecutionID: r.id, WorkflowID: r.e.WorkflowID,
 			From: c.from, To: c.step.State, Reason: c.step.Message, Step: c.step.Node, At: r.now()})
-		if rank(c.step.State) == 2 && c.argoNode != "" && w != nil {
-			r.shipLogs(c.step.Node, c.argoNode)
-		}
 	}
+}
+
+// logs is the following of the steps' logs, started on first use.
+func (r *run) logs() *logs {
+	if r.stepLogs == nil {
+		r.stepLogs = r.newLogs(r.e.Owner)
+	}
+	return r.stepLogs
 }
 
 func (r *run) publish(ctx context.Context, subject string, data any) {
@@ -701,6 +712,9 @@ func (r *run) end(ctx context.Context, w *wfv1.Workflow) error {
 		return err
 	}
 	r.announce(ctx, changes, w)
+	// The steps' last lines come before the execution's end.
+	r.logs().follow(r.plan, w)
+	r.logs().drain(r.d.LogTimeout)
 	x, err := r.transition(ctx, []execution.State{execution.Running}, to, func(x *execution.Execution) {
 		now := r.now()
 		x.Reason, x.FailedStep, x.FinishedAt = reason, "", &now
@@ -748,6 +762,7 @@ func (r *run) lost(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.logs().drain(r.d.LogTimeout)
 	if e.CancelRequested {
 		_, err := r.transition(ctx, []execution.State{execution.Running}, execution.Cancelled, func(x *execution.Execution) {
 			now := r.now()

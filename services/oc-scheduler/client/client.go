@@ -263,3 +263,25 @@ func withQuery(p string, v url.Values) string {
 	}
 	return p
 }
+
+// Detail returns one execution with the last lines of its steps' logs.
+func (c *Client) Detail(ctx context.Context, id string) (execution.Detail, error) {
+	var d execution.Detail
+	_, err := c.c.Do(ctx, apiclient.Request{Method: http.MethodGet, Path: path(id)}, &d)
+	return d, err
+}
+
+// Logs returns one page of a step's log: the lines kept whose Seq is above
+// after, at most limit of them (0: the service's default).
+func (c *Client) Logs(ctx context.Context, id, step string, after int64, limit int) (execution.LogPage, error) {
+	v := url.Values{"step": {step}}
+	if after > 0 {
+		v.Set("after", strconv.FormatInt(after, 10))
+	}
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
+	}
+	var p execution.LogPage
+	_, err := c.c.Do(ctx, apiclient.Request{Method: http.MethodGet, Path: withQuery(path(id)+"/logs", v)}, &p)
+	return p, err
+}

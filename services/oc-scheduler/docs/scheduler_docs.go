@@ -215,7 +215,7 @@ const docTemplatescheduler = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Returns an execution to its owner or an admin; others are answered 404, like unknown ids.",
+                "description": "Returns an execution to its owner or an admin; others are answered 404, like unknown ids. With it, logs: the last 100 lines of each step that wrote some, as its worker kept them while the step ran (a batch every second at most). What is kept of a step's log is its last 1,000 lines, and no more than 256 KiB of their text (a longer line is cut at 16 KiB); GET /scheduler/executions/{id}/logs pages through it.",
                 "produces": [
                     "application/json"
                 ],
@@ -236,7 +236,7 @@ const docTemplatescheduler = `{
                     "200": {
                         "description": "OK",
                         "schema": {
-                            "$ref": "#/definitions/execution.Execution"
+                            "$ref": "#/definitions/execution.Detail"
                         }
                     },
                     "401": {
@@ -313,7 +313,7 @@ const docTemplatescheduler = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Server-Sent Events. First an event \"state\" with the execution's current state (so that a client never misses where it is), then an event \"state\" (data: a StateChange) for every change of the execution or of one of its steps, and an event \"log\" (data: a LogLine) for every line a step writes. A client that reads slower than events come may miss some of them: it then gets an event \"state\" with the execution's state as stored. The stream ends after the execution reaches a terminal state (also when that change was not announced: the execution is read again every 15 s); comment lines keep it alive every 15 s; a client that does not take an event within 10 s is disconnected. One user may follow at most OC_SCHEDULER_LIVE_PER_USER executions at once (429 beyond). Owner or admin only (404 otherwise).",
+                "description": "Server-Sent Events. First an event \"state\" with the execution's current state (so that a client never misses where it is), then an event \"log\" (data: a LogLine) for each line its steps wrote so far, as kept (each step's last 1,000 lines, 256 KiB at most), then an event \"state\" (data: a StateChange) for every change of the execution or of one of its steps, and an event \"log\" for every line a step writes, as it is written. Each step's lines come in the order of their seq, none twice; a line written less than a second before the client connected may be missing (GET …/logs has it). A client that reads slower than events come may miss some of them: it then gets an event \"state\" with the execution's state as stored, and the lines kept since the last it got. An execution already over gets its kept lines, then its state. The stream ends after the execution reaches a terminal state (also when that change was not announced: the execution is read again every 15 s); comment lines keep it alive every 15 s; a client that does not take an event within 10 s is disconnected. One user may follow at most OC_SCHEDULER_LIVE_PER_USER executions at once (429 beyond). Owner or admin only (404 otherwise).",
                 "produces": [
                     "text/event-stream"
                 ],
@@ -357,6 +357,82 @@ const docTemplatescheduler = `{
                     },
                     "503": {
                         "description": "NATS is not reachable",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/executions/{id}/logs": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The lines kept of one step's log, oldest first, a page at a time: those whose seq is above after. What is kept is the step's last 1,000 lines, and no more than 256 KiB of their text; first_seq says where it begins (older lines were dropped), last_seq how many lines the step wrote so far, complete whether its log was read to the end of its container. Lines are kept by the worker while the step runs, a batch every second at most: the live stream (GET …/live) has them as they come. Read the next page with after=next while more is true. Owner or admin only (404 otherwise).",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "executions"
+                ],
+                "summary": "Read a step's log",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Execution id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The step: its processing's node id in the workflow",
+                        "name": "step",
+                        "in": "query",
+                        "required": true
+                    },
+                    {
+                        "minimum": 0,
+                        "type": "integer",
+                        "default": 0,
+                        "description": "Only lines whose seq is above this",
+                        "name": "after",
+                        "in": "query"
+                    },
+                    {
+                        "maximum": 200,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size, 1 to 200",
+                        "name": "limit",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/execution.LogPage"
+                        }
+                    },
+                    "400": {
+                        "description": "A parameter is invalid (details name it), or the execution has no such step (the message lists its steps)",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
                         "schema": {
                             "$ref": "#/definitions/apierror.Envelope"
                         }
@@ -638,6 +714,119 @@ const docTemplatescheduler = `{
                 }
             }
         },
+        "execution.Detail": {
+            "type": "object",
+            "properties": {
+                "attempts": {
+                    "description": "Attempts counts the workers launched for it (1 when none died).",
+                    "type": "integer"
+                },
+                "cancel_requested": {
+                    "description": "CancelRequested is set when a cancel arrived while it was starting or\nrunning: the worker following it stops its Argo Workflow and writes\ncancelled.",
+                    "type": "boolean"
+                },
+                "created_at": {
+                    "type": "string"
+                },
+                "end": {
+                    "type": "string"
+                },
+                "failed_step": {
+                    "description": "FailedStep names the step that failed.",
+                    "type": "string"
+                },
+                "finished_at": {
+                    "type": "string"
+                },
+                "graph": {
+                    "description": "Graph and Resources are the workflow and its resources as they were\nwhen booked: later edits do not change a booked run.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/workflow.Graph"
+                        }
+                    ]
+                },
+                "id": {
+                    "type": "string"
+                },
+                "logs": {
+                    "description": "Logs are, for each step that wrote some, in step order, its last\nlines (at most DetailLogLines; GET /scheduler/executions/{id}/logs\npages through all that is kept).",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/execution.StepLog"
+                    }
+                },
+                "name": {
+                    "type": "string"
+                },
+                "namespace": {
+                    "description": "Namespace is the Kubernetes namespace it runs in.",
+                    "type": "string"
+                },
+                "owner": {
+                    "type": "string"
+                },
+                "reason": {
+                    "description": "Reason says why it waits, failed or was missed (\"no Kubernetes\ncluster configured\", \"step \\\"ndvi\\\" failed: exit code 1\").",
+                    "type": "string"
+                },
+                "request_id": {
+                    "description": "RequestID groups the executions one booking request created.",
+                    "type": "string"
+                },
+                "resources": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/resource.Resource"
+                    }
+                },
+                "start": {
+                    "description": "Start and End are the booked window.",
+                    "type": "string"
+                },
+                "started_at": {
+                    "type": "string"
+                },
+                "state": {
+                    "enum": [
+                        "scheduled",
+                        "starting",
+                        "running",
+                        "succeeded",
+                        "failed",
+                        "cancelled",
+                        "missed"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/execution.State"
+                        }
+                    ]
+                },
+                "steps": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/execution.Step"
+                    }
+                },
+                "updated_at": {
+                    "type": "string"
+                },
+                "version": {
+                    "type": "integer"
+                },
+                "worker": {
+                    "description": "Worker is the monitord worker following it while it is starting or\nrunning, and WorkerUntil the end of that worker's lease: the worker\nrenews it while it lives, and once it has run out (the worker or its\ndaemon died) oc-schedulerd launches another worker, which re-attaches.\nA worker stops following an execution whose lease another took.",
+                    "type": "string"
+                },
+                "worker_until": {
+                    "type": "string"
+                },
+                "workflow_id": {
+                    "type": "string"
+                }
+            }
+        },
         "execution.Execution": {
             "type": "object",
             "properties": {
@@ -756,6 +945,60 @@ const docTemplatescheduler = `{
                         "state",
                         "log"
                     ]
+                }
+            }
+        },
+        "execution.LogLine": {
+            "type": "object",
+            "properties": {
+                "at": {
+                    "type": "string"
+                },
+                "execution_id": {
+                    "type": "string"
+                },
+                "line": {
+                    "type": "string"
+                },
+                "seq": {
+                    "description": "Seq numbers the step's lines from 1 in the order it wrote them; a\nline published twice (after its worker was replaced) has the same Seq.",
+                    "type": "integer",
+                    "example": 1
+                },
+                "step": {
+                    "type": "string"
+                }
+            }
+        },
+        "execution.LogPage": {
+            "type": "object",
+            "properties": {
+                "complete": {
+                    "type": "boolean"
+                },
+                "first_seq": {
+                    "type": "integer"
+                },
+                "items": {
+                    "description": "Items are the lines kept whose Seq is above the page's after, oldest first.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/execution.LogLine"
+                    }
+                },
+                "last_seq": {
+                    "type": "integer"
+                },
+                "more": {
+                    "description": "More is true when lines after Next are kept already.",
+                    "type": "boolean"
+                },
+                "next": {
+                    "description": "Next is the after of the next page: the Seq of the last item (the\npage's after when it has none).",
+                    "type": "integer"
+                },
+                "step": {
+                    "type": "string"
                 }
             }
         },
@@ -946,6 +1189,33 @@ const docTemplatescheduler = `{
                             "$ref": "#/definitions/execution.State"
                         }
                     ]
+                }
+            }
+        },
+        "execution.StepLog": {
+            "type": "object",
+            "properties": {
+                "complete": {
+                    "description": "Complete is true once the log was read to the end of the step's container.",
+                    "type": "boolean"
+                },
+                "first_seq": {
+                    "description": "FirstSeq is the Seq of the oldest line kept (0: none): older lines\nwere dropped to keep the log bounded.",
+                    "type": "integer"
+                },
+                "last_seq": {
+                    "description": "LastSeq is the Seq of the step's last line so far: how many it wrote.",
+                    "type": "integer"
+                },
+                "lines": {
+                    "description": "Lines are its last lines, oldest first.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/execution.LogLine"
+                    }
+                },
+                "step": {
+                    "type": "string"
                 }
             }
         },
@@ -1518,7 +1788,7 @@ const docTemplatescheduler = `{
             ],
             "properties": {
                 "destination": {
-                    "description": "Destination is, on a storage_read link, the path in the container the\ndata lands at; on a storage_write link, the key or prefix in the bucket.",
+                    "description": "Destination is, on a storage_write link, where it goes in the bucket:\nan exact key, or a prefix ending in / under which the file or\ndirectory keeps its name (/out/ndvi.tif to results/ is the object\nresults/ndvi.tif; the contents of /out/tiles/ go under results/\ndirectly). On a storage_read link, the absolute path in the container\nit lands at: a prefix read becomes that directory; an exact key becomes\nthat file, or keeps its name in a directory ending in / (/in/).\nKeys are relative to the bucket, without \".\" or \"..\" segments.",
                     "type": "string",
                     "example": "results/ndvi.tif"
                 },
@@ -1546,7 +1816,7 @@ const docTemplatescheduler = `{
                     ]
                 },
                 "source": {
-                    "description": "Source is, on a storage_read link, the key or prefix read in the\nbucket; on a storage_write link, the path in the container written out.",
+                    "description": "Source is, on a storage_write link, the absolute path in the container\nwritten out: a file, or a directory (taken whole, or its contents only\nwhen the path ends in /). On a storage_read link, what is read in the\nbucket: an exact key (results/ndvi.tif), or a prefix ending in /\n(results/) whose objects are all fetched.",
                     "type": "string",
                     "example": "/out/ndvi.tif"
                 },

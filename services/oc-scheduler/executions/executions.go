@@ -137,6 +137,7 @@ type Store struct {
 	execs    ds.Collection
 	bookings ds.Collection
 	requests ds.Collection
+	logs     ds.Collection
 	events   *broker.Publisher
 	now      func() time.Time
 	reqs     requestStates
@@ -151,7 +152,8 @@ func WithEvents(p *broker.Publisher) Option { return func(s *Store) { s.events =
 // WithClock sets the clock stamping updated_at (tests).
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
-// Open opens (creating if needed) the executions and bookings collections.
+// Open opens (creating if needed) the executions, bookings, booking
+// requests and step logs collections.
 func Open(ctx context.Context, st ds.Store, opts ...Option) (*Store, error) {
 	execs, err := st.Collection(ctx, Spec)
 	if err != nil {
@@ -165,7 +167,11 @@ func Open(ctx context.Context, st ds.Store, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open collection %s: %w", RequestSpec.Name, err)
 	}
-	s := &Store{execs: execs, bookings: bookings, requests: requests, now: time.Now}
+	logs, err := st.Collection(ctx, LogSpec)
+	if err != nil {
+		return nil, fmt.Errorf("open collection %s: %w", LogSpec.Name, err)
+	}
+	s := &Store{execs: execs, bookings: bookings, requests: requests, logs: logs, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}

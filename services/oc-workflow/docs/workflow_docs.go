@@ -1601,7 +1601,7 @@ const docTemplateworkflow = `{
             ],
             "properties": {
                 "destination": {
-                    "description": "Destination is, on a storage_read link, the path in the container the\ndata lands at; on a storage_write link, the key or prefix in the bucket.",
+                    "description": "Destination is, on a storage_write link, where it goes in the bucket:\nan exact key, or a prefix ending in / under which the file or\ndirectory keeps its name (/out/ndvi.tif to results/ is the object\nresults/ndvi.tif; the contents of /out/tiles/ go under results/\ndirectly). On a storage_read link, the absolute path in the container\nit lands at: a prefix read becomes that directory; an exact key becomes\nthat file, or keeps its name in a directory ending in / (/in/).\nKeys are relative to the bucket, without \".\" or \"..\" segments.",
                     "type": "string",
                     "example": "results/ndvi.tif"
                 },
@@ -1629,7 +1629,7 @@ const docTemplateworkflow = `{
                     ]
                 },
                 "source": {
-                    "description": "Source is, on a storage_read link, the key or prefix read in the\nbucket; on a storage_write link, the path in the container written out.",
+                    "description": "Source is, on a storage_write link, the absolute path in the container\nwritten out: a file, or a directory (taken whole, or its contents only\nwhen the path ends in /). On a storage_read link, what is read in the\nbucket: an exact key (results/ndvi.tif), or a prefix ending in /\n(results/) whose objects are all fetched.",
                     "type": "string",
                     "example": "/out/ndvi.tif"
                 },

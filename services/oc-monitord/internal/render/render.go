@@ -28,7 +28,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -775,28 +774,38 @@ func (g *graph) artifacts(s *step) (wfv1.Inputs, wfv1.Outputs, error) {
 	var in wfv1.Inputs
 	var out wfv1.Outputs
 	inNames, outNames := names{}, names{}
-	paths := map[string]string{} // input path → what lands there
+	var landed []string // what lands at each input's path, in in.Artifacts' order
 	addInput := func(a wfv1.Artifact, what, link string) error {
-		if prev, ok := paths[a.Path]; ok {
-			return &Error{Node: s.ID, Link: link, Kind: ErrInvalid,
-				Detail: fmt.Sprintf("%s and %s both land at %s: give them different paths", prev, what, a.Path)}
+		// Each input is mounted at its path: one inside another would be
+		// hidden or not, depending on the order of the mounts.
+		for i, prev := range in.Artifacts {
+			switch {
+			case prev.Path == a.Path:
+				return &Error{Node: s.ID, Link: link, Kind: ErrInvalid,
+					Detail: fmt.Sprintf("%s and %s both land at %s: give them different paths", landed[i], what, a.Path)}
+			case wf.Within(prev.Path, a.Path) || wf.Within(a.Path, prev.Path):
+				return &Error{Node: s.ID, Link: link, Kind: ErrInvalid,
+					Detail: fmt.Sprintf("%s lands at %s and %s at %s, one inside the other: give them separate paths", landed[i], prev.Path, what, a.Path)}
+			}
 		}
-		paths[a.Path] = what
+		landed = append(landed, what)
 		in.Artifacts = append(in.Artifacts, a)
 		return nil
 	}
 	for _, r := range s.reads {
-		p, err := containerPath(s.ID, r.link.ID, "destination", r.link.Destination)
-		if err != nil {
+		if err := storagePaths(s.ID, r.link, r.link.Destination, r.link.Source); err != nil {
 			return in, out, err
 		}
-		loc, err := s3Location(r.storage, r.link.Source)
+		t := wf.ReadTransfer(r.link.Source, r.link.Destination)
+		loc, err := s3Location(r.storage, t.Key)
 		if err != nil {
 			return in, out, err
 		}
 		name := inNames.take("read-"+orDefault(slug(r.link.ID, 40), "link"), 50, "-")
-		if err := addInput(wfv1.Artifact{Name: name, Path: p, ArtifactLocation: loc},
-			fmt.Sprintf("storage_read link %q", r.link.ID), r.link.ID); err != nil {
+		// Fetched as stored: without "none", Argo would unpack an object
+		// that happens to be a gzipped tarball into a directory.
+		a := wfv1.Artifact{Name: name, Path: t.Path, ArtifactLocation: loc, Archive: noArchive()}
+		if err := addInput(a, fmt.Sprintf("storage_read link %q", r.link.ID), r.link.ID); err != nil {
 			return in, out, err
 		}
 	}
@@ -813,43 +822,43 @@ func (g *graph) artifacts(s *step) (wfv1.Inputs, wfv1.Outputs, error) {
 		}
 	}
 	for _, w := range s.writes {
-		p, err := containerPath(s.ID, w.link.ID, "source", w.link.Source)
-		if err != nil {
+		if err := storagePaths(s.ID, w.link, w.link.Source, w.link.Destination); err != nil {
 			return in, out, err
 		}
-		loc, err := s3Location(w.storage, w.link.Destination)
+		t, mismatch := wf.WriteTransfer(w.link.Source, w.link.Destination)
+		if mismatch != "" {
+			return in, out, &Error{Node: s.ID, Link: w.link.ID, Kind: ErrInvalid, Detail: mismatch}
+		}
+		loc, err := s3Location(w.storage, t.Key)
 		if err != nil {
 			return in, out, err
 		}
 		name := outNames.take("write-"+orDefault(slug(w.link.ID, 40), "link"), 50, "-")
-		out.Artifacts = append(out.Artifacts, wfv1.Artifact{Name: name, Path: p, ArtifactLocation: loc,
-			// Stored as the files themselves, not as Argo's default tarball,
-			// so that the key holds what the container wrote.
-			Archive: &wfv1.ArchiveStrategy{None: &wfv1.NoneStrategy{}}})
+		// Stored as the files themselves, not as Argo's default tarball, so
+		// that the key holds what the container wrote; a directory becomes
+		// one object per file under the key, which Argo joins with "/".
+		out.Artifacts = append(out.Artifacts, wfv1.Artifact{Name: name, Path: t.Path, ArtifactLocation: loc, Archive: noArchive()})
 	}
 	return in, out, nil
 }
 
-// containerPath checks a path in the step's container: absolute, clean,
-// and not the root, as Argo mounts artifacts there.
-func containerPath(nodeID, linkID, field, p string) (string, error) {
-	bad := func(why string) error {
-		return &Error{Node: nodeID, Link: linkID, Kind: ErrInvalid, Detail: fmt.Sprintf("%s %q %s", field, p, why)}
+// storagePaths checks a storage link's path in the step's container and
+// its path in the bucket (libs/workflow's rules).
+func storagePaths(nodeID string, l wf.Link, container, bucket string) error {
+	cField, bField := "destination", "source"
+	if l.Kind == wf.LinkStorageWrite {
+		cField, bField = bField, cField
 	}
-	if err := noExpression(nodeID, field, p); err != nil {
-		return "", err
+	if why := wf.ContainerPathProblem(container); why != "" {
+		return &Error{Node: nodeID, Link: l.ID, Kind: ErrInvalid, Detail: fmt.Sprintf("%s %q %s", cField, container, why)}
 	}
-	if !strings.HasPrefix(p, "/") {
-		return "", bad("is not an absolute path in the container: start it with /")
+	if why := wf.BucketPathProblem(bucket); why != "" {
+		return &Error{Node: nodeID, Link: l.ID, Kind: ErrInvalid, Detail: fmt.Sprintf("%s %q %s", bField, bucket, why)}
 	}
-	if p == "/" {
-		return "", bad("is the container's root: name a directory or file under it")
-	}
-	if path.Clean(p) != p || strings.ContainsRune(p, 0) {
-		return "", bad(fmt.Sprintf("is not a clean path (no \"..\", \".\", \"//\" or trailing /): use %q", path.Clean(p)))
-	}
-	return p, nil
+	return nil
 }
+
+func noArchive() *wfv1.ArchiveStrategy { return &wfv1.ArchiveStrategy{None: &wfv1.NoneStrategy{}} }
 
 // s3Location is where key lives in storage st, with the credentials
 // oc-datacenter provides for it in the execution's namespace.

@@ -189,12 +189,12 @@ func TestStoragesReadAndWrite(t *testing.T) {
 		return out
 	}
 	wantIn := []art{
-		{"read-l2", "/in/tiles", "minio-a.peer-b:9000", "tiles", "", "2024/tiles/", secretA, true, false},
-		{"read-l3", "/in/previous.tif", "s3.example.org", "results", "eu-west-3", "previous/ndvi.tif", secretOut, false, false},
+		{"read-l2", "/in/tiles", "minio-a.peer-b:9000", "tiles", "", "2024/tiles", secretA, true, true},
+		{"read-l3", "/in/previous.tif", "s3.example.org", "results", "eu-west-3", "previous/ndvi.tif", secretOut, false, true},
 	}
 	wantOut := []art{
 		{"write-l4", "/out/ndvi.tif", "s3.example.org", "results", "eu-west-3", "results/ndvi.tif", secretOut, false, true},
-		{"write-l5", "/out/logs", "minio-a.peer-b:9000", "tiles", "", "logs/", secretA, true, true},
+		{"write-l5", "/out/logs", "minio-a.peer-b:9000", "tiles", "", "logs/logs", secretA, true, true},
 	}
 	if got := flatten(s.Inputs.Artifacts); !reflect.DeepEqual(got, wantIn) {
 		t.Errorf("inputs\n%+v\nwant\n%+v", got, wantIn)
@@ -480,6 +480,12 @@ func TestRefusals(t *testing.T) {
 		{"relative path", func(f *fixture) { f.link(wf.LinkStorageRead, "s3", "a", "k", "in/x") }, render.ErrInvalid, "a", "l3", "absolute"},
 		{"unclean path", func(f *fixture) { f.link(wf.LinkStorageWrite, "a", "s3", "/out/../etc", "k") }, render.ErrInvalid, "a", "l3", "clean"},
 		{"root path", func(f *fixture) { f.link(wf.LinkStorageRead, "s3", "a", "k", "/") }, render.ErrInvalid, "a", "l3", "root"},
+		{"absolute key", func(f *fixture) { f.link(wf.LinkStorageRead, "s3", "a", "/k", "/in/k") }, render.ErrInvalid, "a", "l3", "relative to the bucket"},
+		{"key with ..", func(f *fixture) { f.link(wf.LinkStorageWrite, "a", "s3", "/out/x", "a/../b") }, render.ErrInvalid, "a", "l3", `".." segment`},
+		{"directory to a key", func(f *fixture) { f.link(wf.LinkStorageWrite, "a", "s3", "/out/", "results/x") }, render.ErrInvalid, "a", "l3", `end the destination with / ("results/x/")`},
+		{"input inside another", func(f *fixture) {
+			f.link(wf.LinkStorageRead, "s3", "a", "tiles/", "/in/").link(wf.LinkStorageRead, "s3", "a", "k", "/in/k")
+		}, render.ErrInvalid, "a", "l4", "one inside the other"},
 		{"two inputs at one path", func(f *fixture) {
 			f.link(wf.LinkStorageRead, "s3", "a", "k1", "/in/x").link(wf.LinkStorageRead, "s3", "a", "k2", "/in/x")
 		}, render.ErrInvalid, "a", "l4", "both land at /in/x"},

@@ -38,6 +38,7 @@ func Register(g *gin.RouterGroup, svc *booking.Service, nc *nats.Conn, idempoten
 	g.GET("/executions/:id", h.get)
 	g.POST("/executions/:id/cancel", h.cancel)
 	g.GET("/executions/:id/live", h.live)
+	g.GET("/executions/:id/logs", h.logs)
 	g.GET("/bookings", h.bookings)
 	g.POST("/:workflow_id", idempotent, h.book)
 	g.POST("/:workflow_id/check", h.check)
@@ -168,12 +169,12 @@ func (h *Handler) list(c *gin.Context) {
 // get godoc
 //
 //	@Summary		Get an execution
-//	@Description	Returns an execution to its owner or an admin; others are answered 404, like unknown ids.
+//	@Description	Returns an execution to its owner or an admin; others are answered 404, like unknown ids. With it, logs: the last 100 lines of each step that wrote some, as its worker kept them while the step ran (a batch every second at most). What is kept of a step's log is its last 1,000 lines, and no more than 256 KiB of their text (a longer line is cut at 16 KiB); GET /scheduler/executions/{id}/logs pages through it.
 //	@Tags			executions
 //	@Produce		json
 //	@Security		BearerAuth
 //	@Param			id	path		string	true	"Execution id (UUID)"
-//	@Success		200	{object}	execution.Execution
+//	@Success		200	{object}	execution.Detail
 //	@Failure		401	{object}	apierror.Envelope
 //	@Failure		404	{object}	apierror.Envelope
 //	@Router			/executions/{id} [get]
@@ -182,12 +183,52 @@ func (h *Handler) get(c *gin.Context) {
 	if !ok {
 		return
 	}
-	e, err := h.svc.Get(c.Request.Context(), p, id)
+	ctx := c.Request.Context()
+	e, err := h.svc.Get(ctx, p, id)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, e)
+	logs, err := h.svc.StepLogs(ctx, e, execution.DetailLogLines)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, execution.Detail{Execution: e, Logs: logs})
+}
+
+// logs godoc
+//
+//	@Summary		Read a step's log
+//	@Description	The lines kept of one step's log, oldest first, a page at a time: those whose seq is above after. What is kept is the step's last 1,000 lines, and no more than 256 KiB of their text; first_seq says where it begins (older lines were dropped), last_seq how many lines the step wrote so far, complete whether its log was read to the end of its container. Lines are kept by the worker while the step runs, a batch every second at most: the live stream (GET …/live) has them as they come. Read the next page with after=next while more is true. Owner or admin only (404 otherwise).
+//	@Tags			executions
+//	@Produce		json
+//	@Security		BearerAuth
+//	@Param			id		path		string	true	"Execution id (UUID)"
+//	@Param			step	query		string	true	"The step: its processing's node id in the workflow"
+//	@Param			after	query		int		false	"Only lines whose seq is above this"	default(0)	minimum(0)
+//	@Param			limit	query		int		false	"Page size, 1 to 200"					default(20)	minimum(1)	maximum(200)
+//	@Success		200		{object}	execution.LogPage
+//	@Failure		400		{object}	apierror.Envelope	"A parameter is invalid (details name it), or the execution has no such step (the message lists its steps)"
+//	@Failure		401		{object}	apierror.Envelope
+//	@Failure		404		{object}	apierror.Envelope
+//	@Router			/executions/{id}/logs [get]
+func (h *Handler) logs(c *gin.Context) {
+	p, id, ok := target(c)
+	if !ok {
+		return
+	}
+	q, err := parseLogs(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	page, err := h.svc.LogPage(c.Request.Context(), p, id, q.step, q.after, q.limit)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, page)
 }
 
 // cancel godoc
@@ -294,7 +335,11 @@ func fail(c *gin.Context, err error) {
 	var ce *booking.ConflictError
 	var te *booking.TerminalError
 	var ue *booking.UnbookableError
+	var se *booking.StepError
 	switch {
+	case errors.As(err, &se):
+		server.Fail(c, apierror.Invalid(apierror.FieldError{Field: "step",
+			Problem: fmt.Sprintf("the execution has no step %q: give one of %s", se.Step, strings.Join(se.Steps, ", "))}))
 	case errors.As(err, &ce):
 		server.Fail(c, apierror.Conflict("booking_conflict", conflictMessage(ce.Plan), ce.Plan))
 	case errors.As(err, &te):

@@ -18,6 +18,8 @@ import (
 	"github.com/opencloud/opencloud/libs/event"
 	"github.com/opencloud/opencloud/libs/execution"
 	"github.com/opencloud/opencloud/libs/server"
+
+	"github.com/opencloud/opencloud/services/oc-scheduler/internal/booking"
 )
 
 // Defaults of LiveOptions.
@@ -100,7 +102,7 @@ func (l *liveStreams) give(user string) {
 // live godoc
 //
 //	@Summary		Follow an execution live
-//	@Description	Server-Sent Events. First an event "state" with the execution's current state (so that a client never misses where it is), then an event "state" (data: a StateChange) for every change of the execution or of one of its steps, and an event "log" (data: a LogLine) for every line a step writes. A client that reads slower than events come may miss some of them: it then gets an event "state" with the execution's state as stored. The stream ends after the execution reaches a terminal state (also when that change was not announced: the execution is read again every 15 s); comment lines keep it alive every 15 s; a client that does not take an event within 10 s is disconnected. One user may follow at most OC_SCHEDULER_LIVE_PER_USER executions at once (429 beyond). Owner or admin only (404 otherwise).
+//	@Description	Server-Sent Events. First an event "state" with the execution's current state (so that a client never misses where it is), then an event "log" (data: a LogLine) for each line its steps wrote so far, as kept (each step's last 1,000 lines, 256 KiB at most), then an event "state" (data: a StateChange) for every change of the execution or of one of its steps, and an event "log" for every line a step writes, as it is written. Each step's lines come in the order of their seq, none twice; a line written less than a second before the client connected may be missing (GET …/logs has it). A client that reads slower than events come may miss some of them: it then gets an event "state" with the execution's state as stored, and the lines kept since the last it got. An execution already over gets its kept lines, then its state. The stream ends after the execution reaches a terminal state (also when that change was not announced: the execution is read again every 15 s); comment lines keep it alive every 15 s; a client that does not take an event within 10 s is disconnected. One user may follow at most OC_SCHEDULER_LIVE_PER_USER executions at once (429 beyond). Owner or admin only (404 otherwise).
 //	@Tags			executions
 //	@Produce		text/event-stream
 //	@Security		BearerAuth
@@ -127,7 +129,7 @@ func (h *Handler) live(c *gin.Context) {
 		return
 	}
 	defer h.streams.give(p.Subject)
-	s := &stream{h: h, p: p, id: id, msgs: make(chan *nats.Msg, h.streams.Buffer), behind: make(chan struct{}, 1)}
+	s := &stream{h: h, p: p, id: id, msgs: make(chan *nats.Msg, h.streams.Buffer), behind: make(chan struct{}, 1), sent: map[string]int64{}}
 	// One subscription to this execution's subjects only: its state changes
 	// and its log lines, in the order each publisher sent them. The
 	// handler never blocks NATS: what the buffer cannot hold is dropped,
@@ -175,6 +177,8 @@ type stream struct {
 	// dropped for want of room.
 	msgs   chan *nats.Msg
 	behind chan struct{}
+	// sent is the seq of the last log line sent, per step.
+	sent map[string]int64
 }
 
 // receive runs on NATS's delivery goroutine: it must not block.
@@ -195,8 +199,18 @@ var errOver = errors.New("the execution is over")
 // run sends e's state, then the events, until the execution is over (nil),
 // the client goes (ctx) or a write fails.
 func (s *stream) run(ctx context.Context, e execution.Execution) error {
-	if err := s.state(e); err != nil {
-		return overIsNil(err)
+	if !e.State.Terminal() {
+		if err := s.state(e); err != nil {
+			return err
+		}
+	}
+	// The lines written before the client came, from the store; the live
+	// ones already sent among them are skipped by their seq.
+	if err := s.catchUp(ctx, e); err != nil {
+		return err
+	}
+	if e.State.Terminal() {
+		return overIsNil(s.state(e))
 	}
 	beat := time.NewTicker(s.h.streams.Heartbeat)
 	defer beat.Stop()
@@ -240,7 +254,11 @@ func (s *stream) event(m *nats.Msg) error {
 	}
 	switch m.Subject {
 	case event.ExecutionLog(s.id):
-		return s.send("log", env.Data)
+		var l execution.LogLine
+		if json.Unmarshal(env.Data, &l) != nil {
+			return nil
+		}
+		return s.log(l, env.Data)
 	case event.ExecutionState(s.id):
 		var ch execution.StateChange
 		if json.Unmarshal(env.Data, &ch) != nil {
@@ -267,7 +285,50 @@ func (s *stream) resync(ctx context.Context, always bool) error {
 	if !always && !e.State.Terminal() {
 		return nil
 	}
+	if always {
+		if err := s.catchUp(ctx, e); err != nil {
+			return err
+		}
+	}
 	return s.state(e)
+}
+
+// catchUp sends the lines kept of each step of e that were not sent yet,
+// one step at a time (a step's kept log is bounded).
+func (s *stream) catchUp(ctx context.Context, e execution.Execution) error {
+	for _, step := range booking.Steps(e) {
+		l, err := s.h.svc.StepLog(ctx, e, step)
+		if err != nil {
+			return err
+		}
+		for _, line := range l.Lines {
+			if err := s.log(line, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// log sends line unless a line of its step with this seq or a later one
+// was sent; raw is its JSON when the caller has it.
+func (s *stream) log(line execution.LogLine, raw []byte) error {
+	if line.Seq > 0 && line.Seq <= s.sent[line.Step] {
+		return nil
+	}
+	if raw == nil {
+		var err error
+		if raw, err = json.Marshal(line); err != nil {
+			return err
+		}
+	}
+	if err := s.send("log", raw); err != nil {
+		return err
+	}
+	if line.Seq > 0 {
+		s.sent[line.Step] = line.Seq
+	}
+	return nil
 }
 
 // state sends e's state as stored; errOver when it is terminal.

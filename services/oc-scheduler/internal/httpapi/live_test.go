@@ -107,7 +107,13 @@ func (e *liveEnv) running(owner string) string {
 // open starts following execution id as p; the stream closes with ctx.
 func (e *liveEnv) open(ctx context.Context, p authn.Principal, id string) *http.Response {
 	e.t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/scheduler/executions/"+id+"/live", nil)
+	return e.call(ctx, p, "/executions/"+id+"/live")
+}
+
+// call sends GET path (under /scheduler) as p; the body is closed at the end of the test.
+func (e *liveEnv) call(ctx context.Context, p authn.Principal, path string) *http.Response {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/scheduler"+path, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,7 +18,38 @@ import (
 var (
 	listParams    = []string{"workflow", "state", "from", "to", "request", "sort"}
 	bookingParams = []string{"resource", "from", "to"}
+	logParams     = []string{"step", "after"}
 )
+
+// logQuery is what GET /executions/{id}/logs asks for.
+type logQuery struct {
+	step  string
+	after int64
+	limit int
+}
+
+// parseLogs reads the parameters of GET /executions/{id}/logs, reporting
+// every bad one.
+func parseLogs(c *gin.Context) (logQuery, error) {
+	lq := server.NewListQuery(c, logParams)
+	q := logQuery{limit: lq.Page().Limit}
+	if _, ok := lq.Get("offset"); ok {
+		lq.Add("offset", "not taken here: page with after, the seq of the last line you have (next in the previous page)")
+	}
+	step, ok := lq.Get("step")
+	if !ok || step == "" {
+		lq.Add("step", "give the step whose log to read: its processing's node id in the workflow")
+	}
+	q.step = step
+	if s, ok := lq.Get("after"); ok {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			lq.Add("after", "expected an integer >= 0: the seq of the last line you have")
+		}
+		q.after = n
+	}
+	return q, lq.Err()
+}
 
 // timeParam reads a time parameter in RFC 3339.
 func timeParam(q *server.ListQuery, name string) time.Time {

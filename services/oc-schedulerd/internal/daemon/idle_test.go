@@ -143,7 +143,10 @@ func TestRetriesAreForgotten(t *testing.T) {
 		ids := e.book(20, time.Now())
 		p := &prepared{wait: "its storage has no credentials"}
 		dm, _ := e.daemon(daemon.Config{Name: "d1", Scan: 100 * time.Millisecond, Retry: time.Hour}, newFake(e.execs), p, true)
-		e.until("all 20 tried", 10*time.Second, func() bool { return dm.Retries() == 20 })
+		// Tried, and given back: the wait is recorded before the give-back is written.
+		e.until("all 20 tried", 10*time.Second, func() bool {
+			return dm.Retries() == 20 && e.states(ids)[execution.Scheduled] == 20
+		})
 		for _, id := range ids {
 			if _, err := e.execs.Transition(e.ctx, id, []execution.State{execution.Scheduled}, execution.Cancelled, nil); err != nil {
 				t.Fatal(err)

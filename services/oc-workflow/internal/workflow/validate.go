@@ -79,6 +79,8 @@ type Structure struct {
 	Refs []resource.Ref
 	// TooLarge is set when the graph is beyond a limit: deeper checks were skipped.
 	TooLarge bool
+	// Warnings are what the structure suggests to change without being wrong.
+	Warnings []wf.Problem
 }
 
 // Validate checks a normalized input against every rule and the facts
@@ -91,7 +93,7 @@ func Validate(in *wf.Input, facts Facts) wf.Validation {
 // for s.Refs.
 func Evaluate(in *wf.Input, s Structure, facts Facts) wf.Validation {
 	probs := slices.Clone(s.Problems)
-	var warns []wf.Problem
+	warns := slices.Clone(s.Warnings)
 	if !s.TooLarge {
 		probs, warns = checkResources(&in.Graph, facts, probs, warns)
 		probs, warns = checkRules(&in.Graph, facts, probs, warns)
@@ -126,11 +128,12 @@ func CheckStructure(in *wf.Input) Structure {
 		return Structure{Problems: v.probs, TooLarge: true}
 	}
 	v.graph(g)
-	return Structure{Problems: v.probs, Refs: v.refs}
+	return Structure{Problems: v.probs, Refs: v.refs, Warnings: v.warns}
 }
 
 type checker struct {
 	probs []wf.Problem
+	warns []wf.Problem
 	refs  []resource.Ref
 }
 
@@ -331,15 +334,19 @@ func (v *checker) graph(g *wf.Graph) {
 		}
 	}
 
+	// A processing may read or write several paths of one storage: storage
+	// links are the same only with the same paths too.
 	type linkKey struct {
-		kind     wf.LinkKind
-		from, to string
+		kind                wf.LinkKind
+		from, to            string
+		source, destination string
 	}
 	linkIndex := make(map[string]int, len(g.Links))
 	seenLink := make(map[linkKey]int, len(g.Links))
 	computes := make([][]int, len(g.Nodes)) // compute links leaving each processing
 	var deps [][2]int                       // dependency links between processings: node indices, then link index
 	var depLinks []int
+	var moves []move // storage links between valid nodes, with valid paths
 	for j := range g.Links {
 		l := &g.Links[j]
 		f := where{"graph.links", j}
@@ -363,6 +370,7 @@ func (v *checker) graph(g *wf.Graph) {
 		if !kindKnown {
 			v.invalid(f.s()+".kind", "", link, fmt.Sprintf("link kind %s is unknown: use data, dependency, storage_read, storage_write or compute", quote(string(l.Kind))))
 		}
+		t, pathsOK := v.paths(l, f, link)
 		from, fromOK := v.end(g, index, l.From, f, ".from", link, l.ID, "starts")
 		to, toOK := v.end(g, index, l.To, f, ".to", link, l.ID, "ends")
 		if fromOK && toOK && from == to {
@@ -385,16 +393,28 @@ func (v *checker) graph(g *wf.Graph) {
 						l.Kind, article(pair[0]), article(pair[1]),
 						fk, label(l.From, nodeField(from)), tk, label(l.To, nodeField(to)))})
 			} else {
-				key := linkKey{l.Kind, l.From, l.To}
+				key := linkKey{kind: l.Kind, from: l.From, to: l.To}
+				if l.Kind == wf.LinkStorageRead || l.Kind == wf.LinkStorageWrite {
+					key.source, key.destination = l.Source, l.Destination
+				}
 				if first, dup := seenLink[key]; dup {
 					v.add(wf.Problem{Code: wf.ProblemDuplicateLink, Field: f.s(), Link: link,
-						Message: fmt.Sprintf("%s and %s are both %s links from %s to %s: remove one", linkField(first), f.s(), l.Kind, label(l.From, nodeField(from)), label(l.To, nodeField(to)))})
+						Message: fmt.Sprintf("%s and %s are both %s links from %s to %s%s: remove one", linkField(first), f.s(), l.Kind, label(l.From, nodeField(from)), label(l.To, nodeField(to)), samePaths(l))})
 				} else {
 					seenLink[key] = j
 					switch l.Kind {
 					case wf.LinkDependency:
 						deps = append(deps, [2]int{from, to})
 						depLinks = append(depLinks, j)
+					case wf.LinkStorageRead:
+						if pathsOK {
+							moves = append(moves, move{link: j, read: true, proc: to, storage: g.Nodes[from].Resource, t: t})
+						}
+					case wf.LinkStorageWrite:
+						if pathsOK {
+							moves = append(moves, move{link: j, proc: from, storage: g.Nodes[to].Resource, t: t,
+								contents: wf.IsDirectory(l.Source)})
+						}
 					}
 				}
 			}
@@ -402,7 +422,6 @@ func (v *checker) graph(g *wf.Graph) {
 		if l.Kind == wf.LinkCompute && fromOK && kindOK[from] && g.Nodes[from].Kind == resource.KindProcessing {
 			computes[from] = append(computes[from], j)
 		}
-		v.paths(l, f, link)
 	}
 
 	for i := range g.Nodes {
@@ -426,6 +445,14 @@ func (v *checker) graph(g *wf.Graph) {
 		}
 	}
 	v.cycles(g, deps, depLinks)
+	v.storage(g, moves, deps)
+}
+
+func samePaths(l *wf.Link) string {
+	if l.Kind == wf.LinkStorageRead || l.Kind == wf.LinkStorageWrite {
+		return " with the same source and destination"
+	}
+	return ""
 }
 
 // idOf is node i's id when it is a valid id ("" otherwise).
@@ -459,9 +486,11 @@ func (v *checker) end(g *wf.Graph, index map[string]int, id string, f where, suf
 	return i, true
 }
 
-// paths checks a link's source and destination.
-func (v *checker) paths(l *wf.Link, f where, link string) {
+// paths checks a link's source and destination; for a storage link whose
+// paths are both valid, it returns what the link moves and true.
+func (v *checker) paths(l *wf.Link, f where, link string) (wf.Transfer, bool) {
 	storage := l.Kind == wf.LinkStorageRead || l.Kind == wf.LinkStorageWrite
+	ok := storage
 	for _, p := range []struct{ field, value, read, write string }{
 		{"source", l.Source, "the key or prefix to read in the bucket", "the path in the container to write out"},
 		{"destination", l.Destination, "the path in the container the data lands at", "the key or prefix to write in the bucket"},
@@ -473,6 +502,7 @@ func (v *checker) paths(l *wf.Link, f where, link string) {
 			}
 		case !storage:
 		case p.value == "":
+			ok = false
 			what := p.read
 			if l.Kind == wf.LinkStorageWrite {
 				what = p.write
@@ -480,11 +510,40 @@ func (v *checker) paths(l *wf.Link, f where, link string) {
 			v.add(wf.Problem{Code: wf.ProblemMissingPath, Field: f.s() + "." + p.field, Link: link,
 				Message: fmt.Sprintf("%s link %s has no %s: give %s", l.Kind, label(l.ID, f.s()), p.field, what)})
 		case len(p.value) > wf.MaxPathLength:
+			ok = false
 			v.invalid(f.s()+"."+p.field, "", link, fmt.Sprintf("the %s has %d bytes: shorten it to at most %d", p.field, len(p.value), wf.MaxPathLength))
 		case !utf8.ValidString(p.value) || hasControl(p.value):
+			ok = false
 			v.invalid(f.s()+"."+p.field, "", link, fmt.Sprintf("the %s contains control characters or invalid UTF-8: remove them", p.field))
+		default:
+			// The bucket's side is the source of a read and the destination of a write.
+			inBucket := (p.field == "source") == (l.Kind == wf.LinkStorageRead)
+			var why string
+			if inBucket {
+				why = wf.BucketPathProblem(p.value)
+			} else {
+				why = wf.ContainerPathProblem(p.value)
+			}
+			if why != "" {
+				ok = false
+				v.add(wf.Problem{Code: wf.ProblemInvalidPath, Field: f.s() + "." + p.field, Link: link,
+					Message: fmt.Sprintf("%s link %s: the %s %s %s", l.Kind, label(l.ID, f.s()), p.field, quote(p.value), why)})
+			}
 		}
 	}
+	if !ok {
+		return wf.Transfer{}, false
+	}
+	if l.Kind == wf.LinkStorageRead {
+		return wf.ReadTransfer(l.Source, l.Destination), true
+	}
+	t, mismatch := wf.WriteTransfer(l.Source, l.Destination)
+	if mismatch != "" {
+		v.add(wf.Problem{Code: wf.ProblemPathMismatch, Field: f.s() + ".destination", Link: link,
+			Message: fmt.Sprintf("storage_write link %s %s", label(l.ID, f.s()), mismatch)})
+		return t, false
+	}
+	return t, true
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

@@ -24,8 +24,11 @@ func node(id string, k resource.Kind) wf.Node {
 
 func link(id string, k wf.LinkKind, from, to string) wf.Link {
 	l := wf.Link{ID: id, Kind: k, From: from, To: to}
-	if k == wf.LinkStorageRead || k == wf.LinkStorageWrite {
+	switch k {
+	case wf.LinkStorageRead:
 		l.Source, l.Destination = "in/", "/data/in"
+	case wf.LinkStorageWrite:
+		l.Source, l.Destination = "/data/out/ndvi.tif", "results/"
 	}
 	return l
 }
