@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -177,7 +176,7 @@ func run(ctx context.Context, getenv config.Getenv, out io.Writer, ready func(ba
 		loops[i] = platform.StartLoop(ctx, log, c)
 		routes[i] = gateway.Route{Prefix: c.Prefix(), Handler: server.WithChecks(c.Handler(), loops[i].Check())}
 	}
-	gw := gateway.New(routes, landingPage(publicURL, comps))
+	gw := gateway.New(routes, webHandler(publicURL, comps))
 	fmt.Fprintf(out, "\nOpenCloud is up: %s\n  sign in as %q with OC_ADMIN_PASSWORD, or the password printed above on the first start\n  API docs: %s/catalog/swagger/index.html\n  data: %s\n\n",
 		publicURL, cfg.AdminUser, publicURL, cfg.DataDir)
 	if ready != nil {
@@ -378,21 +377,4 @@ func loopback(a net.Addr) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-func landingPage(publicURL string, comps []server.Component) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><title>OpenCloud</title>
-<style>body{font-family:system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem;color:#1f2933}code{background:#f0f4f8;padding:.1rem .3rem}</style></head>
-<body><h1>OpenCloud</h1><p>This peer is running. OpenID discovery: <a href="%[1]s/auth/.well-known/openid-configuration"><code>/auth/.well-known/openid-configuration</code></a>.</p><h2>APIs</h2><ul>`, publicURL)
-		for _, c := range comps {
-			fmt.Fprintf(w, `<li><a href="%s%s/swagger/index.html">%s</a></li>`, publicURL, c.Prefix(), c.Name())
-		}
-		fmt.Fprint(w, `</ul></body></html>`)
-	})
 }

@@ -41,12 +41,15 @@ const clusterUpTimeout = 4 * time.Minute
 // errClusterNotBuilt is cluster.sh's "run ... build first".
 var errClusterNotBuilt = errors.New(clusterSkipMessage)
 
-// sharedCluster is the one cluster of a test binary whose TestMain calls Main.
-var sharedCluster struct {
+// sharedClusterState is the one cluster of a kind (with or without a real
+// node) of a test binary whose TestMain calls Main.
+type sharedClusterState struct {
 	once sync.Once
 	env  *ClusterEnv
 	err  error
 }
+
+var sharedCluster, sharedRealCluster sharedClusterState
 
 // Cluster returns the project's test cluster. Under Main one cluster is
 // started on first use and shared by every test of the binary (tests keep
@@ -55,17 +58,24 @@ var sharedCluster struct {
 // skipped, unless OC_TEST_CLUSTER=required, which fails it.
 func Cluster(t testing.TB) *ClusterEnv {
 	t.Helper()
+	return clusterOf(t, &sharedCluster)
+}
+
+// clusterOf is Cluster for a kind of cluster: upArgs are given to
+// `cluster.sh up DIR`.
+func clusterOf(t testing.TB, sh *sharedClusterState, upArgs ...string) *ClusterEnv {
+	t.Helper()
 	var (
 		env *ClusterEnv
 		err error
 	)
 	if shared.enabled {
-		sharedCluster.once.Do(func() {
-			sharedCluster.env, sharedCluster.err = startCluster()
+		sh.once.Do(func() {
+			sh.env, sh.err = startCluster(upArgs...)
 		})
-		env, err = sharedCluster.env, sharedCluster.err
+		env, err = sh.env, sh.err
 	} else {
-		env, err = startCluster()
+		env, err = startCluster(upArgs...)
 		if err == nil {
 			t.Cleanup(func() {
 				if err := env.stop(); err != nil {
@@ -74,17 +84,21 @@ func Cluster(t testing.TB) *ClusterEnv {
 			})
 		}
 	}
+	required := os.Getenv(ClusterEnvVar) == "required"
 	switch {
-	case errors.Is(err, errClusterNotBuilt) && os.Getenv(ClusterEnvVar) != "required":
+	case errors.Is(err, errClusterNotBuilt) && !required:
 		t.Skip(clusterSkipMessage)
+	case errors.Is(err, errRealNodeUnavailable) && !required:
+		t.Skip(err.Error())
 	case err != nil:
 		t.Fatal(err)
 	}
 	return env
 }
 
-// startCluster runs `scripts/cluster.sh up` in a fresh temporary directory.
-func startCluster() (*ClusterEnv, error) {
+// startCluster runs `scripts/cluster.sh up DIR upArgs...` in a fresh
+// temporary directory.
+func startCluster(upArgs ...string) (*ClusterEnv, error) {
 	root, err := repoRoot()
 	if err != nil {
 		return nil, err
@@ -94,11 +108,14 @@ func startCluster() (*ClusterEnv, error) {
 		return nil, fmt.Errorf("testenv: %w", err)
 	}
 	script := filepath.Join(root, "scripts", "cluster.sh")
-	out, err := runScript(clusterUpTimeout, script, "up", dir)
+	out, err := runScript(clusterUpTimeout, script, append([]string{"up", dir}, upArgs...)...)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		if notBuilt(out) {
 			return nil, errClusterNotBuilt
+		}
+		if why := realNodeUnavailable(out); why != "" {
+			return nil, fmt.Errorf("%w: %s", errRealNodeUnavailable, why)
 		}
 		return nil, fmt.Errorf("testenv: scripts/cluster.sh up: %w\n%s", err, out)
 	}
@@ -126,12 +143,15 @@ func (c *ClusterEnv) stop() error {
 	return nil
 }
 
-// stopSharedCluster is Main's teardown of the shared cluster, if one started.
+// stopSharedCluster is Main's teardown of the shared clusters, if any started.
 func stopSharedCluster() error {
-	if sharedCluster.env == nil {
-		return nil
+	var errs []error
+	for _, sh := range []*sharedClusterState{&sharedCluster, &sharedRealCluster} {
+		if sh.env != nil {
+			errs = append(errs, sh.env.stop())
+		}
 	}
-	return sharedCluster.env.stop()
+	return errors.Join(errs...)
 }
 
 func runScript(timeout time.Duration, script string, args ...string) (string, error) {

@@ -4,6 +4,10 @@
 // single instance (no leader election), and its health endpoint listens on
 // the address given by --healthz-addr (127.0.0.1 by default) instead of
 // upstream's hard-coded ":6060" on every interface.
+//
+// Like upstream's, it sets klog's level (--gloglevel): the controller hands
+// that level to every executor it starts (argoexec --gloglevel), and an
+// executor given an empty one exits at once.
 package main
 
 import (
@@ -23,6 +27,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	wfclientset "github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
+	cmdutil "github.com/argoproj/argo-workflows/v3/util/cmd"
 	"github.com/argoproj/argo-workflows/v3/workflow/common"
 	"github.com/argoproj/argo-workflows/v3/workflow/controller"
 )
@@ -35,6 +40,7 @@ type config struct {
 	executorImage    string
 	healthzAddr      string
 	logLevel         string
+	glogLevel        int
 	workflowWorkers  int
 }
 
@@ -47,8 +53,10 @@ func main() {
 	flag.StringVar(&cfg.executorImage, "executor-image", "quay.io/argoproj/argoexec:v3.6.2", "executor image written into pods")
 	flag.StringVar(&cfg.healthzAddr, "healthz-addr", "127.0.0.1:6060", "address of the /healthz endpoint")
 	flag.StringVar(&cfg.logLevel, "loglevel", "info", "debug, info, warn or error")
+	flag.IntVar(&cfg.glogLevel, "gloglevel", 0, "klog level of the Kubernetes client, also given to every executor")
 	flag.IntVar(&cfg.workflowWorkers, "workflow-workers", 8, "number of workflow workers")
 	flag.Parse()
+	cmdutil.SetGLogLevel(cfg.glogLevel)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

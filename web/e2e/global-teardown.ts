@@ -1,0 +1,5 @@
+import { stopPeer } from './peer'
+
+export default async function globalTeardown() {
+  await stopPeer()
+}
