@@ -38,7 +38,7 @@ import (
 func BenchmarkWorkerMemory(b *testing.B) {
 	const n = 20
 	for range b.N {
-		r := newRig(b)
+		r := newRig(b, false)
 		procPer := r.measureProcess(b, n)
 		rssPer, heapPer := r.measureInProcess(b, n)
 		b.ReportMetric(procPer, "B-rss/exec-process")
@@ -51,7 +51,7 @@ func BenchmarkWorkerMemory(b *testing.B) {
 // with launcher l and waits until every one is running its middle step.
 func (r *rig) steady(tb testing.TB, l launch.Launcher, n int) (ids []string, stop func()) {
 	tb.Helper()
-	ids = r.book(n, "60s")
+	ids = r.book(n, time.Minute)
 	dm, err := daemon.New(daemon.Config{Name: l.Name(), Concurrency: n, Scan: 250 * time.Millisecond, LaunchTTL: time.Minute},
 		daemon.Deps{Logger: testenv.Logger(tb), Executions: r.execs, Launcher: l, Provisioner: r.prov})
 	if err != nil {

@@ -68,11 +68,25 @@ type rig struct {
 	kube    kubernetes.Interface
 	argo    argo.Interface
 	logFile *os.File
+	// real, when set, is the cluster's real node, where the steps run as
+	// real containers; otherwise they run on kwok's fake nodes.
+	real *testenv.RealNodeEnv
 }
 
-func newRig(t testing.TB) *rig {
+// newRig starts the rig on the test cluster; with realNode, on a cluster
+// with a real node, where steps run as real containers.
+func newRig(t testing.TB, realNode bool) *rig {
 	t.Helper()
-	cluster := testenv.Cluster(t)
+	var (
+		cluster *testenv.ClusterEnv
+		real    *testenv.RealNodeEnv
+	)
+	if realNode {
+		real = testenv.ClusterWithRealNode(t)
+		cluster = real.ClusterEnv
+	} else {
+		cluster = testenv.Cluster(t)
+	}
 	bin, err := buildMonitord()
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +143,7 @@ func newRig(t testing.TB) *rig {
 		prov: daemon.Datacenter{Client: dcclient.New(gw.URL, token, nil)},
 		env: []string{"OC_STORE=sqlite", "OC_SQLITE_PATH=" + dbPath, "OC_NATS_URL=" + nc.ConnectedUrl(),
 			"OC_KUBECONFIG=" + cluster.Kubeconfig, "OC_PEER_ID=local", "OC_MONITORD_LEASE_TTL=2s", "OC_LOG_LEVEL=info"},
-		kube: kubernetes.NewForConfigOrDie(kcfg), argo: argo.NewForConfigOrDie(kcfg)}
+		kube: kubernetes.NewForConfigOrDie(kcfg), argo: argo.NewForConfigOrDie(kcfg), real: real}
 }
 
 func lastLines(b []byte, n int) []byte {
@@ -141,11 +155,11 @@ func lastLines(b []byte, n int) []byte {
 }
 
 // book stores n 3-step executions due now; step b runs for runFor.
-func (r *rig) book(n int, runFor string) []string {
+func (r *rig) book(n int, runFor time.Duration) []string {
 	r.t.Helper()
 	ids := make([]string, n)
 	for i := range ids {
-		x := threeSteps(runFor)
+		x := threeSteps(runFor, r.real)
 		if _, err := r.execs.Insert(r.ctx, x); err != nil {
 			r.t.Fatal(err)
 		}
@@ -157,13 +171,29 @@ func (r *rig) book(n int, runFor string) []string {
 	return ids
 }
 
-func threeSteps(runFor string) execution.Execution {
+// threeSteps is an execution of three steps in a row, the second running
+// for runFor: on kwok's fake nodes (real nil), or as real containers on the
+// real node.
+func threeSteps(runFor time.Duration, real *testenv.RealNodeEnv) execution.Execution {
 	now := executions.Stamp(time.Now())
 	ref := func(id string) resource.Ref { return resource.Ref{Peer: "local", ID: id} }
-	proc := func(id string, annotations ...resource.Label) resource.Resource {
-		return resource.Resource{ID: id, PeerID: "local", Kind: resource.KindProcessing,
-			Processing: &resource.Processing{Image: "alpine:3", Command: []string{"/bin/sh", "-c", "echo " + id},
-				Requests: resource.Requests{CPUMillicores: 10, MemoryBytes: 16 << 20}, Annotations: annotations}}
+	proc := func(id string, sleep time.Duration) resource.Resource {
+		p := &resource.Processing{Image: "alpine:3", Command: []string{"/bin/sh", "-c", "echo " + id},
+			Requests: resource.Requests{CPUMillicores: 10, MemoryBytes: 16 << 20}}
+		switch {
+		case real != nil:
+			p.Image = real.BusyboxImage
+			p.Command = []string{"sh", "-c", fmt.Sprintf("echo %s; sleep %d", id, int(sleep.Seconds()))}
+		case sleep > 0:
+			p.Annotations = []resource.Label{{Key: "opencloud.io/run-for", Value: sleep.String()}}
+		}
+		return resource.Resource{ID: id, PeerID: "local", Kind: resource.KindProcessing, Processing: p}
+	}
+	compute := &resource.Compute{ClusterRef: "local", Architecture: "amd64"}
+	if real != nil {
+		for k, v := range real.NodeSelector {
+			compute.NodeSelector = append(compute.NodeSelector, resource.Label{Key: k, Value: v})
+		}
 	}
 	return execution.Execution{
 		ID: uuid.NewString(), WorkflowID: uuid.NewString(), RequestID: uuid.NewString(), Name: "three steps", Owner: "alice",
@@ -184,8 +214,8 @@ func threeSteps(runFor string) execution.Execution {
 			},
 		},
 		Resources: []resource.Resource{
-			proc("p-a"), proc("p-b", resource.Label{Key: "opencloud.io/run-for", Value: runFor}), proc("p-c"),
-			{ID: "c-local", PeerID: "local", Kind: resource.KindCompute, Compute: &resource.Compute{ClusterRef: "local", Architecture: "amd64"}},
+			proc("p-a", 0), proc("p-b", runFor), proc("p-c", 0),
+			{ID: "c-local", PeerID: "local", Kind: resource.KindCompute, Compute: compute},
 		},
 	}
 }
@@ -256,18 +286,27 @@ func workers(bin string) map[string]int {
 	return out
 }
 
-// TestKillAndRestart is the crash test: 20 executions running on
-// the test cluster, each followed by an oc-monitord process; oc-schedulerd
-// goes away without a word (its workers left running, as after a kill -9
-// of the daemon alone) and 5 workers are killed outright; a new daemon
-// starts. All 20 finish, and none ran twice: each has the one Argo
-// Workflow submitted before the crash, each of its steps ran in one pod,
-// and only the 5 killed ones needed a second worker.
+// TestKillAndRestart is the crash test: 20 executions running on the test
+// cluster's fake nodes, each followed by an oc-monitord process;
+// oc-schedulerd goes away without a word (its workers left running, as
+// after a kill -9 of the daemon alone) and 5 workers are killed outright;
+// a new daemon starts. All 20 finish, and none ran twice: each has the one
+// Argo Workflow submitted before the crash, each of its steps ran in one
+// pod, and only the 5 killed ones needed a second worker.
 func TestKillAndRestart(t *testing.T) {
-	r := newRig(t)
-	ids := r.book(20, "10s")
+	killAndRestart(t, newRig(t, false), 20, 5)
+}
+
+// TestKillAndRestartRealContainers is the same crash with real containers
+// running on the real node while the daemon and workers die.
+func TestKillAndRestartRealContainers(t *testing.T) {
+	killAndRestart(t, newRig(t, true), 4, 2)
+}
+
+func killAndRestart(t *testing.T, r *rig, n, kill int) {
+	ids := r.book(n, 10*time.Second)
 	_, stopA := r.daemon("a", true)
-	r.until("20 executions running with step b running", 90*time.Second, func() bool {
+	r.until("the executions running with step b running", 2*time.Minute, func() bool {
 		for _, x := range r.all(ids) {
 			if x.State != execution.Running || !slices.ContainsFunc(x.Steps, func(s execution.Step) bool { return s.Node == "b" && s.State == execution.Running }) {
 				return false
@@ -286,11 +325,11 @@ func TestKillAndRestart(t *testing.T) {
 	// The daemon goes; five of its workers are killed.
 	stopA()
 	procs := workers(r.bin)
-	if len(procs) != 20 {
-		t.Fatalf("%d worker processes, want 20", len(procs))
+	if len(procs) != n {
+		t.Fatalf("%d worker processes, want %d", len(procs), n)
 	}
 	killed := map[string]bool{}
-	for _, id := range ids[:5] {
+	for _, id := range ids[:kill] {
 		if err := syscall.Kill(procs[id], syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -299,7 +338,7 @@ func TestKillAndRestart(t *testing.T) {
 	t.Logf("daemon a stopped, workers of %d executions killed", len(killed))
 
 	_, stopB := r.daemon("b", false)
-	r.until("all 20 ended", 2*time.Minute, func() bool {
+	r.until("all ended", 2*time.Minute, func() bool {
 		for _, x := range r.all(ids) {
 			if !x.State.Terminal() {
 				return false
