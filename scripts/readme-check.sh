@@ -30,8 +30,9 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$work/opencloud" ./cmd/opencloud
-# The last steps run a workflow on the project's test cluster (make cluster-build).
-scripts/cluster.sh up "$work/cluster" >"$work/cluster.log" 2>&1 || { cat "$work/cluster.log"; echo "readme-check: the test cluster did not start" >&2; exit 1; }
+# The last steps run a workflow on the project's test cluster, on its real
+# node (make cluster-build; as root).
+scripts/cluster.sh up "$work/cluster" --real-node >"$work/cluster.log" 2>&1 || { cat "$work/cluster.log"; echo "readme-check: the test cluster did not start" >&2; exit 1; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url="http://localhost:$port"
 
@@ -84,4 +85,7 @@ expect '"code":"booking_conflict"' "a 409 on the same booking again"
 expect '"total":3,' "the three booked executions"
 expect '"from":"running","to":"succeeded","at"' "the live stream of the run ending succeeded"
 expect '"node":"c","state":"succeeded"' "the run's last step succeeded"
+expect '"line":"step b on ' "step b's real output on the live stream"
+expect '"line":"step c done"' "the last step's last line kept with the execution"
+expect '"step":"b","items":[' "a page of step b's log"
 echo "readme-check: the README's curl steps run as written"
