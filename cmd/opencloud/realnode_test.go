@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -95,7 +95,7 @@ func TestRealContainers(t *testing.T) {
 		w := step(name+"-write", `mkdir -p /out && echo "hello from $(hostname) at $(date)" > /out/x.txt
 if [ -e /var/run/secrets/kubernetes.io/serviceaccount/token ]; then echo "token: mounted"; else echo "token: none"; fi
 echo "s3 variables: $(env | grep -ci -e secret -e access_key -e aws)"`)
-		m := step(name+"-middle", `echo middle; sleep 1`)
+		m := step(name+"-middle", `echo middle; sleep 3; echo middle done`)
 		r := step(name+"-read", `echo "read: $(cat /in/x.txt)"`)
 		wf, err := alice.workflows.Create(ctx, workflow.Input{Name: name, Graph: workflow.Graph{
 			Nodes: []workflow.Node{
@@ -128,21 +128,9 @@ echo "s3 variables: $(env | grep -ci -e secret -e access_key -e aws)"`)
 		}
 		return wf.ID
 	}
-	// The seed's request shape: one firing of a cron with seconds.
 	book := func(workflowID string, in time.Duration, seconds int) execution.Execution {
 		t.Helper()
-		at := time.Now().UTC().Add(in).Truncate(time.Second)
-		end := at.Add(2 * time.Minute)
-		plan, err := alice.scheduler.Book(ctx, workflowID, execution.Request{
-			Cron: fmt.Sprintf("%d %d %d %d %d *", at.Second(), at.Minute(), at.Hour(), at.Day(), int(at.Month())),
-			Mode: execution.Planned, Start: at, End: &end, DurationSeconds: int64(seconds)})
-		if err != nil {
-			t.Fatalf("book %s: %v", workflowID, err)
-		}
-		if len(plan.Executions) != 1 {
-			t.Fatalf("booked %d executions", len(plan.Executions))
-		}
-		return plan.Executions[0]
+		return bookOnce(t, ctx, alice, workflowID, in, 2*time.Minute, seconds)
 	}
 
 	// All at once: the real node's compute has room for the four.
@@ -150,6 +138,36 @@ echo "s3 variables: $(env | grep -ci -e secret -e access_key -e aws)"`)
 	forgedRun := book(threeSteps("forged", forged), 5*time.Second, 90)
 	exitRun := book(oneStep("exit3", `echo "about to fail"; exit 3`), 5*time.Second, 90)
 	longRun := book(oneStep("long", `echo started; sleep 300`), 5*time.Second, 90)
+	live, err := alice.scheduler.Live(ctx, okRun.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The live stream: the middle step's first line while it still runs
+	// (before its second, written 3 s later, and before its end), and every
+	// line before the execution's terminal state.
+	var events []string
+	for m := range live {
+		switch m.Event {
+		case "log":
+			var l execution.LogLine
+			if err := json.Unmarshal(m.Data, &l); err != nil {
+				t.Fatal(err)
+			}
+			events = append(events, "log "+l.Step+": "+l.Line)
+		case "state":
+			ch := decodeState(t, m)
+			events = append(events, "state "+ch.Step+": "+string(ch.To))
+		}
+	}
+	at := func(e string) int { return slices.Index(events, e) }
+	if first, second, end := at("log middle: middle"), at("log middle: middle done"), at("state middle: succeeded"); first < 0 || first > second || first > end {
+		t.Errorf("the middle step's log did not stream while it ran: %q", events)
+	}
+	if len(events) == 0 || events[len(events)-1] != "state : succeeded" ||
+		!slices.ContainsFunc(events, func(e string) bool { return strings.HasPrefix(e, "log read: read: hello from ") }) {
+		t.Errorf("the live stream was %q: the last step's line, then the execution's end", events)
+	}
 
 	// The file went through S3 and came back.
 	done := waitState(t, ctx, alice, okRun.ID, execution.Succeeded)

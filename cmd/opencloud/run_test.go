@@ -84,21 +84,9 @@ func TestRunAWorkflow(t *testing.T) {
 	failFlow := threeSteps("broken", step("broken-b", []resource.Label{{Key: "opencloud.io/fail", Value: "true"}}), compute("node-2"))
 	longFlow := threeSteps("long", step("long-b", []resource.Label{{Key: "opencloud.io/run-for", Value: "60s"}}), compute("node-1"))
 
-	// The seed's request shape: one firing, a few seconds ahead.
 	book := func(workflowID string, in time.Duration, seconds int) execution.Execution {
 		t.Helper()
-		at := time.Now().UTC().Add(in).Truncate(time.Second)
-		end := at.Add(time.Minute)
-		plan, err := alice.scheduler.Book(ctx, workflowID, execution.Request{
-			Cron: fmt.Sprintf("%d %d %d %d %d *", at.Second(), at.Minute(), at.Hour(), at.Day(), int(at.Month())),
-			Mode: execution.Planned, Start: at, End: &end, DurationSeconds: int64(seconds)})
-		if err != nil {
-			t.Fatalf("book %s: %v", workflowID, err)
-		}
-		if len(plan.Executions) != 1 {
-			t.Fatalf("booked %d executions", len(plan.Executions))
-		}
-		return plan.Executions[0]
+		return bookOnce(t, ctx, alice, workflowID, in, time.Minute, seconds)
 	}
 	okRun := book(okFlow, 4*time.Second, 20)
 	live, err := alice.scheduler.Live(ctx, okRun.ID)
@@ -203,6 +191,25 @@ func TestRunAWorkflow(t *testing.T) {
 			t.Errorf("pod %s still running after the cancel", pod.Name)
 		}
 	}
+}
+
+// bookOnce books one run of a workflow in the seed's request shape: a cron
+// with seconds firing once, in from now, within a window of the given
+// length, each run holding its resources for seconds.
+func bookOnce(t *testing.T, ctx context.Context, d designer, workflowID string, in, window time.Duration, seconds int) execution.Execution {
+	t.Helper()
+	at := time.Now().UTC().Add(in).Truncate(time.Second)
+	end := at.Add(window)
+	plan, err := d.scheduler.Book(ctx, workflowID, execution.Request{
+		Cron: fmt.Sprintf("%d %d %d %d %d *", at.Second(), at.Minute(), at.Hour(), at.Day(), int(at.Month())),
+		Mode: execution.Planned, Start: at, End: &end, DurationSeconds: int64(seconds)})
+	if err != nil {
+		t.Fatalf("book %s: %v", workflowID, err)
+	}
+	if len(plan.Executions) != 1 {
+		t.Fatalf("booked %d executions", len(plan.Executions))
+	}
+	return plan.Executions[0]
 }
 
 func decodeState(t *testing.T, m execution.Live) execution.StateChange {
