@@ -83,6 +83,8 @@ WEB_DIST := cmd/opencloud/webapp/dist
 WEB_DEPS := web/node_modules/.package-lock.json
 WEB_SRC := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
 CHROMIUM ?= /usr/bin/chromium
+# 1: the browser tests' workflow runs on the test cluster's real node; 0: on a kwok node.
+OC_E2E_REAL_NODE ?= 1
 
 .PHONY: web web-check web-e2e web-chromium
 
@@ -103,7 +105,7 @@ web-chromium: ## Debian's Chromium for the browser tests, installed when missing
 	@$(CHROMIUM) --version
 
 web-e2e: build web-chromium cluster-build ## the browser tests: Playwright drives Chromium against bin/opencloud on the test cluster
-	cd web && OC_E2E_BINARY=$(CURDIR)/bin/opencloud CHROMIUM=$(CHROMIUM) npx playwright test
+	cd web && OC_E2E_BINARY=$(CURDIR)/bin/opencloud CHROMIUM=$(CHROMIUM) OC_E2E_REAL_NODE=$(OC_E2E_REAL_NODE) npx playwright test
 # --- end of the web front-end's targets ---
 
 # --- the project's Kubernetes test cluster (scripts/cluster.sh, tools/k8s/README.md) ---

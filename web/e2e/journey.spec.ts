@@ -63,14 +63,16 @@ test('a resource form shows the server’s problems next to the fields, then cre
   await expect(page.locator('.field', { has: page.getByLabel('Tags') }).locator('.error')).toBeVisible()
   await check(page, '02-resource-form-errors')
 
-  await image.fill('busybox:1.36')
+  // The image the test cluster's real node holds (it pulls none); kwok's
+  // fake nodes never pull either.
+  await image.fill('opencloud.local/busybox:1')
   await page.getByLabel('Tags').fill('e2e')
   await page.getByLabel('Visibility').selectOption('public')
   await page.getByLabel('Command').fill('sh\n-c\necho "hello from $HOSTNAME"; sleep 1; echo done')
   await page.getByLabel('Its source code is published').check()
   await page.getByRole('button', { name: 'Create resource' }).click()
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Echo')
-  await expect(page.getByText('busybox:1.36')).toBeVisible()
+  await expect(page.getByText('opencloud.local/busybox:1')).toBeVisible()
   await check(page, '03-resource-page')
 
   // A compute declaring no capacity runs one execution at a time.
