@@ -31,7 +31,7 @@ mkdir -p "$work/src" "$work/out"
 (cd "$root" && git ls-files -co --exclude-standard | grep -vE '^(\.git|\.cache|bin|data|deploy)/' |
 	while IFS= read -r f; do [ -e "$f" ] && printf '%s\n' "$f"; done | tar -cf - -T -) | tar -xf - -C "$work/src"
 
-# oc-auth requires the key sealing its signing keys; the others ignore it.
+# oc-auth and oc-peer require the keys sealing their keys; the others ignore them.
 keys_key=$(head -c 32 /dev/urandom | base64)
 
 targets=(cmd/opencloud)
@@ -47,7 +47,7 @@ for t in "${targets[@]}"; do
 
 	if [ "$name" = opencloud ]; then bad=OC_LOG_FORMAT; else bad=OC_STORE; fi
 	set +e
-	msg=$(env -i "$bad=bad" OC_AUTH_KEYS_KEY="$keys_key" "$work/out/$name" 2>&1)
+	msg=$(env -i "$bad=bad" OC_AUTH_KEYS_KEY="$keys_key" OC_PEER_KEYS_KEY="$keys_key" "$work/out/$name" 2>&1)
 	rc=$?
 	set -e
 	[ "$rc" -ne 0 ] && grep -q "$bad=\"bad\"" <<<"$msg" || fail "$name with $bad=bad: rc=$rc, output: $msg"
@@ -64,7 +64,7 @@ for t in "${targets[@]}"; do
 	: >"$log" # exists before the service starts writing it, for the loop below to read
 	env -i OC_STORE=sqlite OC_SQLITE_PATH="$work/$name.db" OC_NATS_URL=nats://127.0.0.1:1 \
 		OC_HTTP_ADDR=127.0.0.1:0 OC_LOG_FORMAT=json OC_ADMIN_PASSWORD=check-password-123 \
-		OC_AUTH_KEYS_KEY="$keys_key" "$work/out/$name" >"$log" 2>&1 &
+		OC_AUTH_KEYS_KEY="$keys_key" OC_PEER_KEYS_KEY="$keys_key" "$work/out/$name" >"$log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
 	addr=

@@ -53,6 +53,7 @@ type appConfig struct {
 	PublicURL     string        `env:"OC_PUBLIC_URL" help:"the URL users reach the gateway at; tokens are issued by <it>/auth (default: http://localhost:<port of OC_HTTP_ADDR>)"`
 	DataDir       string        `env:"OC_DATA" default:"./data" help:"directory of the SQLite store and NATS JetStream files"`
 	PeerID        string        `env:"OC_PEER_ID" default:"local" help:"this peer's name, stamped on the resources it owns"`
+	PeerName      string        `env:"OC_PEER_NAME" help:"this peer's human name, in its self document (default: the host name)"`
 	AdminUser     string        `env:"OC_ADMIN_USER" default:"admin" help:"the first administrator's user name"`
 	AdminPassword string        `env:"OC_ADMIN_PASSWORD" secret:"true" help:"the first administrator's password (generated and printed once when empty)"`
 	NATSAddr      string        `env:"OC_NATS_ADDR" default:"127.0.0.1:0" help:"where the embedded NATS listens (port 0: any free port)"`
@@ -213,7 +214,7 @@ type deps struct {
 // bytes, readable by this user only) on the first start: what it seals must
 // survive a restart, so the key does too. lost says what a new key costs.
 // datacenter.key seals the S3 credentials oc-datacenter keeps, auth.key the
-// signing keys of oc-auth.
+// signing keys of oc-auth, peer.key this peer's own key.
 func keyFile(path, lost string) ([]byte, error) {
 	key, err := os.ReadFile(path)
 	switch {
@@ -332,7 +333,12 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 				Kubeconfig: cfg.Kubeconfig, Cluster: cfg.Cluster, Retention: cfg.Retention, CredentialsKey: key})
 		},
 		func() (server.Component, error) {
-			return peersvc.New(ctx, peersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
+			key, err := keyFile(filepath.Join(cfg.DataDir, "peer.key"), "this peer's key sealed under it must then be deleted too, and the peer gets a new peer id")
+			if err != nil {
+				return nil, err
+			}
+			return peersvc.New(ctx, peersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics,
+				KeysKey: key, Name: cfg.PeerName, PublicURL: publicURL})
 		},
 	} {
 		c, err := build()

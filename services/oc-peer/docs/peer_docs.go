@@ -14,7 +14,119 @@ const docTemplatepeer = `{
     },
     "host": "{{.Host}}",
     "basePath": "{{.BasePath}}",
-    "paths": {},
+    "paths": {
+        "/peer/self": {
+            "get": {
+                "description": "Who this peer is: its peer id (derived from its first public key), name, URL and keys, signed by its current key. Anyone may read it, without a token. A client verifies the signature and that the id is derived from the first key (libs/peerid) before trusting it, and compares the fingerprint out of band before pinning the peer. The header X-OC-Key-Fingerprint gives the fingerprint of the key that signed the document, for display: it is not covered by the signature, so compute it from the document to compare. The document is signed anew at most every 5 minutes (issued_at) and may be cached that long.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "peer"
+                ],
+                "summary": "This peer's signed self document",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.SelfDocument"
+                        },
+                        "headers": {
+                            "Cache-Control": {
+                                "type": "string",
+                                "description": "public, max-age=300"
+                            },
+                            "X-OC-Key-Fingerprint": {
+                                "type": "string",
+                                "description": "SHA-256 of the signing public key, upper-case hexadecimal in groups of 4"
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    },
+    "definitions": {
+        "httpapi.SelfDocument": {
+            "type": "object",
+            "properties": {
+                "id": {
+                    "description": "ID is the peer id, derived from the first key.",
+                    "type": "string",
+                    "example": "aejcavshlktviy2hjqbilx25x4v4vnz5uzitlcbz5g3xjans5kyqo4em"
+                },
+                "issued_at": {
+                    "type": "string",
+                    "example": "2026-03-01T12:00:00Z"
+                },
+                "keys": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/httpapi.SelfKey"
+                    }
+                },
+                "name": {
+                    "type": "string",
+                    "example": "lab-a"
+                },
+                "offers": {
+                    "description": "Offers names what the peer offers to others.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "signature": {
+                    "$ref": "#/definitions/httpapi.SelfSignature"
+                },
+                "url": {
+                    "description": "URL is where the peer's API is reached.",
+                    "type": "string",
+                    "example": "https://opencloud.lab-a.example.org"
+                }
+            }
+        },
+        "httpapi.SelfKey": {
+            "type": "object",
+            "properties": {
+                "alg": {
+                    "type": "string",
+                    "example": "Ed25519"
+                },
+                "endorsement": {
+                    "description": "Endorsement is the signature of this key by the key before it.",
+                    "type": "string"
+                },
+                "id": {
+                    "type": "string",
+                    "example": "kzdvvj2umnduyauf"
+                },
+                "not_after": {
+                    "type": "string"
+                },
+                "not_before": {
+                    "type": "string",
+                    "example": "2026-03-01T12:00:00Z"
+                },
+                "public_key": {
+                    "type": "string",
+                    "example": "A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"
+                }
+            }
+        },
+        "httpapi.SelfSignature": {
+            "type": "object",
+            "properties": {
+                "key_id": {
+                    "type": "string",
+                    "example": "kzdvvj2umnduyauf"
+                },
+                "value": {
+                    "type": "string"
+                }
+            }
+        }
+    },
     "securityDefinitions": {
         "BearerAuth": {
             "type": "apiKey",
@@ -31,7 +143,7 @@ var SwaggerInfopeer = &swag.Spec{
 	BasePath:         "/",
 	Schemes:          []string{},
 	Title:            "OpenCloud peer API",
-	Description:      "This peer's identity and its known peers. The service serves health, readiness and metrics; it has no API routes.",
+	Description:      "This peer's identity: its peer id, derived from its Ed25519 key, and the self document it signs (GET /peer/self).",
 	InfoInstanceName: "peer",
 	SwaggerTemplate:  docTemplatepeer,
 	LeftDelim:        "{{",

@@ -3,7 +3,7 @@
 //
 //	@title			OpenCloud peer API
 //	@version		0.1
-//	@description	This peer's identity and its known peers. The service serves health, readiness and metrics; it has no API routes.
+//	@description	This peer's identity: its peer id, derived from its Ed25519 key, and the self document it signs (GET /peer/self).
 //	@BasePath		/
 //	@securityDefinitions.apikey	BearerAuth
 //	@in				header
@@ -13,15 +13,22 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/broker"
+	"github.com/opencloud/opencloud/libs/peerid"
 	"github.com/opencloud/opencloud/libs/server"
 	"github.com/opencloud/opencloud/libs/store"
+	"github.com/opencloud/opencloud/services/oc-peer/internal/httpapi"
+	"github.com/opencloud/opencloud/services/oc-peer/internal/identity"
 
 	_ "github.com/opencloud/opencloud/services/oc-peer/docs" // registers the Swagger instance
 )
@@ -33,18 +40,55 @@ type Deps struct {
 	NATS     *nats.Conn
 	Verifier authn.Verifier
 	Metrics  *server.Metrics
+	// KeysKey (KeySize bytes) seals this peer's private key in the store.
+	KeysKey []byte
+	// Name is this peer's human name (empty: the host name).
+	Name string
+	// PublicURL is where this peer's API is reached (http or https).
+	PublicURL string
+	// Random draws the peer's key on the first start (nil: crypto/rand).
+	Random io.Reader
 }
 
-// Service is oc-peer. It serves health, readiness, metrics and its (empty)
-// Swagger page.
+// KeySize is the length of KeysKey: AES-256.
+const KeySize = identity.KeySize
+
+// ErrUnreadableKey is returned by New when the stored peer key does not
+// open with KeysKey.
+var ErrUnreadableKey = identity.ErrUnreadable
+
+// Service is oc-peer. It serves this peer's signed self document, health,
+// readiness, metrics and its Swagger page.
 type Service struct {
 	handler http.Handler
+	id      peerid.ID
 }
 
-// New builds the service.
-func New(_ context.Context, d Deps) (*Service, error) {
+// New builds the service. On the first start on a store it makes this
+// peer's key pair and stores it sealed; later starts read it back.
+func New(ctx context.Context, d Deps) (*Service, error) {
 	if d.Store == nil || d.NATS == nil || d.Verifier == nil || d.Logger == nil {
 		return nil, errors.New("peer: Logger, Store, NATS and Verifier are required")
+	}
+	name := d.Name
+	if name == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("peer: no name given and no host name: %w", err)
+		}
+		name = host
+	}
+	id, created, err := identity.Ensure(ctx, d.Store, d.KeysKey, d.Random, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("peer: %w", err)
+	}
+	if created {
+		d.Logger.Info("made this peer's key", "peer_id", id.Key.PeerID(), "fingerprint", id.Key.Fingerprint())
+	}
+	doc := peerid.NewSelfDoc(id.Key, name, d.PublicURL, nil, id.CreatedAt)
+	self, err := httpapi.NewSelf(id.Key, doc, time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("peer: self document (OC_PEER_NAME %q, public URL %q): %w", name, d.PublicURL, err)
 	}
 	engine, _ := server.New(server.Options{
 		Name: "peer", Prefix: "/peer", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
@@ -54,8 +98,13 @@ func New(_ context.Context, d Deps) (*Service, error) {
 			{Name: "nats", Check: func(context.Context) error { return broker.Ping(d.NATS) }},
 		},
 	})
-	return &Service{handler: engine}, nil
+	// The self document is public: peers read it before they trust anything.
+	engine.GET("/peer/self", self.Get)
+	return &Service{handler: engine, id: id.Key.PeerID()}, nil
 }
+
+// PeerID returns this peer's id.
+func (s *Service) PeerID() peerid.ID { return s.id }
 
 // Name implements server.Component.
 func (s *Service) Name() string { return "peer" }
