@@ -29,6 +29,7 @@ import (
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/broker"
 	"github.com/opencloud/opencloud/libs/config"
+	"github.com/opencloud/opencloud/libs/federation"
 	"github.com/opencloud/opencloud/libs/platform"
 	"github.com/opencloud/opencloud/libs/server"
 	"github.com/opencloud/opencloud/libs/store"
@@ -52,7 +53,6 @@ type appConfig struct {
 	HTTPAddr      string        `env:"OC_HTTP_ADDR" default:":8000" help:"where the gateway listens"`
 	PublicURL     string        `env:"OC_PUBLIC_URL" help:"the URL users reach the gateway at; tokens are issued by <it>/auth (default: http://localhost:<port of OC_HTTP_ADDR>)"`
 	DataDir       string        `env:"OC_DATA" default:"./data" help:"directory of the SQLite store and NATS JetStream files"`
-	PeerID        string        `env:"OC_PEER_ID" default:"local" help:"this peer's name, stamped on the resources it owns"`
 	PeerName      string        `env:"OC_PEER_NAME" help:"this peer's human name, in its self document (default: the host name)"`
 	AdminUser     string        `env:"OC_ADMIN_USER" default:"admin" help:"the first administrator's user name"`
 	AdminPassword string        `env:"OC_ADMIN_PASSWORD" secret:"true" help:"the first administrator's password (generated and printed once when empty)"`
@@ -67,6 +67,9 @@ type appConfig struct {
 	Concurrency   int           `env:"OC_SCHEDULERD_CONCURRENCY" default:"20" help:"how many executions are followed at once; more due executions wait"`
 	LeaseTTL      time.Duration `env:"OC_MONITORD_LEASE_TTL" default:"30s" help:"how long a worker's lease on its execution lasts unless renewed"`
 
+	Heartbeat    time.Duration `env:"OC_PEER_HEARTBEAT" default:"20s" help:"how often every known peer is checked (online, offline, round-trip time) and undelivered partnership messages are sent again"`
+	PeerDeadline time.Duration `env:"OC_CATALOG_PEER_DEADLINE" default:"1s" help:"how long a catalog search waits for each partner before answering without it"`
+
 	TrustedProxies []string `env:"OC_TRUSTED_PROXIES" help:"IP addresses and CIDR ranges of the reverse proxies in front of this peer, comma-separated: only they may name the client in X-Forwarded-For, which oc-auth counts failed sign-ins by (empty: none)"`
 }
 
@@ -80,6 +83,12 @@ func (c *appConfig) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("OC_LOG_FORMAT=%q: expected text or json", c.LogFormat))
+	}
+	if c.Heartbeat < time.Second {
+		errs = append(errs, fmt.Errorf("OC_PEER_HEARTBEAT=%s: expected at least 1s", c.Heartbeat))
+	}
+	if c.PeerDeadline < 10*time.Millisecond || c.PeerDeadline > time.Minute {
+		errs = append(errs, fmt.Errorf("OC_CATALOG_PEER_DEADLINE=%s: expected 10ms to 1m", c.PeerDeadline))
 	}
 	if c.EventsMaxAge <= 0 {
 		errs = append(errs, fmt.Errorf("OC_EVENTS_MAX_AGE=%s: expected a positive duration such as 168h", c.EventsMaxAge))
@@ -208,6 +217,10 @@ type deps struct {
 	gatewayURL string
 	// serviceSecret is the secret of the services' own client.
 	serviceSecret string
+	// self is this peer's identity, known once oc-peer is built.
+	self federation.Self
+	// peers verifies other peers' signed calls for every service.
+	peers *federation.Authenticator
 }
 
 // keyFile reads a key kept in the data directory, creating it (32 random
@@ -262,11 +275,33 @@ func inProcessWorkers(ctx context.Context, cfg appConfig, d deps) (func(ctx cont
 			return errors.New("no kubeconfig configured (OC_KUBECONFIG)")
 		}
 		return worker.Follow(ctx, worker.Deps{Logger: d.log, Executions: execs, Publisher: pub, Kube: kube,
-			PeerID: cfg.PeerID, Worker: name, LeaseTTL: cfg.LeaseTTL}, id)
+			PeerID: d.self.ID, Worker: name, LeaseTTL: cfg.LeaseTTL}, id)
 	}, nil
 }
 
 func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL string, d deps) ([]server.Component, error) {
+	// oc-peer first: it makes or reads this peer's key, from which the
+	// peer id every other service stamps is derived.
+	peerKey, err := keyFile(filepath.Join(cfg.DataDir, "peer.key"), "this peer's key sealed under it must then be deleted too, and the peer gets a new peer id")
+	if err != nil {
+		return nil, err
+	}
+	peer, err := peersvc.New(ctx, peersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics,
+		KeysKey: peerKey, Name: cfg.PeerName, PublicURL: publicURL, Heartbeat: cfg.Heartbeat})
+	if err != nil {
+		return nil, fmt.Errorf("oc-peer: %w", err)
+	}
+	if d.self, err = federation.LoadSelf(ctx, d.store); err != nil {
+		return nil, fmt.Errorf("this peer's identity: %w", err)
+	}
+	dir, err := federation.OpenDirectory(ctx, d.store)
+	if err != nil {
+		return nil, err
+	}
+	// One verifier, so one replay cache, for every service of the process.
+	if d.peers, err = federation.NewAuthenticator(d.self.ID, dir, nil); err != nil {
+		return nil, err
+	}
 	keysKey, err := keyFile(filepath.Join(cfg.DataDir, "auth.key"),
 		"the signing keys sealed under it must then be deleted too, and every user signs in again")
 	if err != nil {
@@ -288,24 +323,25 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 		return nil, fmt.Errorf("oc-auth: %w", err)
 	}
 	catalog, err := catalogsvc.New(ctx, catalogsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats,
-		Verifier: d.verifier, Metrics: d.metrics, PeerID: cfg.PeerID})
+		Verifier: d.verifier, Metrics: d.metrics, PeerID: d.self.ID, PeerName: d.self.Name, Peers: d.peers,
+		GatewayURL: d.gatewayURL, PeerDeadline: cfg.PeerDeadline})
 	if err != nil {
 		return nil, fmt.Errorf("oc-catalog: %w", err)
 	}
-	comps := []server.Component{auth, catalog}
+	comps := []server.Component{peer, auth, catalog}
 	type ctor func() (server.Component, error)
 	for _, build := range []ctor{
 		func() (server.Component, error) {
 			return workspacesvc.New(ctx, workspacesvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
-				Metrics: d.metrics, PeerID: cfg.PeerID, GatewayURL: d.gatewayURL, ServiceToken: d.serviceToken()})
+				Metrics: d.metrics, PeerID: d.self.ID, GatewayURL: d.gatewayURL, ServiceToken: d.serviceToken()})
 		},
 		func() (server.Component, error) {
 			return workflowsvc.New(ctx, workflowsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
-				Metrics: d.metrics, PeerID: cfg.PeerID, GatewayURL: d.gatewayURL})
+				Metrics: d.metrics, PeerID: d.self.ID, GatewayURL: d.gatewayURL})
 		},
 		func() (server.Component, error) {
 			return schedulersvc.New(ctx, schedulersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
-				Metrics: d.metrics, PeerID: cfg.PeerID, GatewayURL: d.gatewayURL})
+				Metrics: d.metrics, PeerID: d.self.ID, GatewayURL: d.gatewayURL})
 		},
 		func() (server.Component, error) {
 			follow, err := inProcessWorkers(ctx, cfg, d)
@@ -329,16 +365,8 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 				return nil, err
 			}
 			return datacentersvc.New(ctx, datacentersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
-				Metrics: d.metrics, PeerID: cfg.PeerID, GatewayURL: d.gatewayURL, ServiceToken: d.serviceToken(),
+				Metrics: d.metrics, PeerID: d.self.ID, GatewayURL: d.gatewayURL, ServiceToken: d.serviceToken(),
 				Kubeconfig: cfg.Kubeconfig, Cluster: cfg.Cluster, Retention: cfg.Retention, CredentialsKey: key})
-		},
-		func() (server.Component, error) {
-			key, err := keyFile(filepath.Join(cfg.DataDir, "peer.key"), "this peer's key sealed under it must then be deleted too, and the peer gets a new peer id")
-			if err != nil {
-				return nil, err
-			}
-			return peersvc.New(ctx, peersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics,
-				KeysKey: key, Name: cfg.PeerName, PublicURL: publicURL})
 		},
 	} {
 		c, err := build()

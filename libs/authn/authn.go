@@ -46,16 +46,48 @@ type Principal struct {
 	Token string `json:"-"`
 	// Expiry is when the token expires.
 	Expiry time.Time `json:"-"`
+	// Remote is set when the caller is another peer (a signed peer call):
+	// Subject and Groups are then the user that peer asserts, names of
+	// that peer, and Roles is empty.
+	Remote *Remote `json:"remote,omitempty"`
 }
 
-// HasRole reports whether the principal holds role.
-func (p Principal) HasRole(role string) bool { return slices.Contains(p.Roles, role) }
+// Remote is the peer a signed call came from, and what this peer thinks
+// of it.
+type Remote struct {
+	// Peer is the calling peer's id.
+	Peer string `json:"peer"`
+	// Partner is true when both peers' administrators accepted the
+	// partnership.
+	Partner bool `json:"partner"`
+	// Groups are the peer groups this peer's administrators put it in.
+	Groups []string `json:"groups,omitempty"`
+}
+
+// IsRemote reports whether the principal is another peer's call.
+func (p Principal) IsRemote() bool { return p.Remote != nil }
+
+// InPeerGroup reports whether the principal is a call of a peer in the
+// given peer group.
+func (p Principal) InPeerGroup(group string) bool {
+	return p.Remote != nil && slices.Contains(p.Remote.Groups, group)
+}
+
+// HasRole reports whether the principal holds role. A remote principal
+// holds none.
+func (p Principal) HasRole(role string) bool {
+	return p.Remote == nil && slices.Contains(p.Roles, role)
+}
 
 // IsAdmin reports whether the principal holds the admin role.
 func (p Principal) IsAdmin() bool { return p.HasRole(RoleAdmin) }
 
-// InGroup reports whether the principal is a member of group.
-func (p Principal) InGroup(group string) bool { return slices.Contains(p.Groups, group) }
+// InGroup reports whether the principal is a member of this peer's user
+// group group. A remote user's groups are its own peer's, so they never
+// match.
+func (p Principal) InGroup(group string) bool {
+	return p.Remote == nil && slices.Contains(p.Groups, group)
+}
 
 // Verifier turns a raw bearer token into a Principal.
 type Verifier interface {

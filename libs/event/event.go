@@ -35,6 +35,14 @@ const (
 	WorkflowDeleted   = "oc.workflow.deleted"
 	WorkflowPublished = "oc.workflow.published"
 
+	// PeerChanged carries every change of a peer this peer knows: its
+	// relation, groups or URL (the data is the federation.Peer).
+	PeerChanged = "oc.peer.changed"
+	// PeerRemoved is published when a peer is removed.
+	PeerRemoved = "oc.peer.removed"
+	// PeerHealth is published when a peer goes online or offline.
+	PeerHealth = "oc.peer.health"
+
 	// ExecutionStates matches the state changes of every execution (and
 	// of their steps): ExecutionState of any id.
 	ExecutionStates = "oc.execution.state.*"

@@ -18,6 +18,7 @@ import (
 
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/broker"
+	"github.com/opencloud/opencloud/libs/federation"
 	"github.com/opencloud/opencloud/libs/store"
 	"github.com/opencloud/opencloud/libs/store/mongostore"
 	"github.com/opencloud/opencloud/libs/store/sqlitestore"
@@ -162,4 +163,31 @@ func (d *Deps) Close(ctx context.Context) error {
 		broker.Drain(ctx, d.NATS)
 	}
 	return d.Store.Close(ctx)
+}
+
+// SelfWait bounds how long a standalone service waits for oc-peer to make
+// this peer's key on a new store.
+const SelfWait = 2 * time.Minute
+
+// Federation waits until oc-peer has published this peer's identity, then
+// returns it and the authenticator that lets the service accept other
+// peers' signed calls on the routes it opens to them.
+func (d *Deps) Federation(ctx context.Context, log *slog.Logger) (federation.Self, *federation.Authenticator, error) {
+	wctx, cancel := context.WithTimeout(ctx, SelfWait)
+	defer cancel()
+	self, err := federation.WaitSelf(wctx, d.Store, time.Second, func() {
+		log.Info("waiting for oc-peer to make this peer's key")
+	})
+	if err != nil {
+		return federation.Self{}, nil, err
+	}
+	dir, err := federation.OpenDirectory(ctx, d.Store)
+	if err != nil {
+		return federation.Self{}, nil, err
+	}
+	auth, err := federation.NewAuthenticator(self.ID, dir, nil)
+	if err != nil {
+		return federation.Self{}, nil, err
+	}
+	return self, auth, nil
 }

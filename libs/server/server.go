@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -46,6 +47,29 @@ type Options struct {
 	// SwaggerInstance is the swag instance name registered by the service's docs package; "" serves none.
 	SwaggerInstance string
 	MaxBodyBytes    int64
+	// Peers, when set, lets other peers call the routes listed in
+	// PeerRoutes with signed calls (Authorization: OCPeer); every other
+	// route refuses them with 403.
+	Peers PeerAuthenticator
+	// PeerRoutes are the routes open to other peers, as "METHOD /path"
+	// with gin's path parameters ("GET /catalog/resources/:id").
+	PeerRoutes []string
+}
+
+// PeerAuthenticator verifies another peer's signed call.
+type PeerAuthenticator interface {
+	// Authenticate returns the principal of a signed call, or why it is
+	// refused.
+	Authenticate(r *http.Request) (authn.Principal, error)
+	// WriteRefusal answers a refused call.
+	WriteRefusal(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// IsPeerCall reports whether the request is signed by another peer rather
+// than carrying a bearer token.
+func IsPeerCall(r *http.Request) bool {
+	scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	return strings.EqualFold(scheme, "OCPeer")
 }
 
 // New returns the engine and the group under Prefix where the service
@@ -81,7 +105,12 @@ func New(o Options) (*gin.Engine, *gin.RouterGroup) {
 
 	api := e.Group(o.Prefix)
 	if o.Verifier != nil {
-		api.Use(RequireToken(o.Verifier))
+		tokens := RequireToken(o.Verifier)
+		if o.Peers == nil {
+			api.Use(tokens)
+		} else {
+			api.Use(requireCaller(tokens, o.Peers, o.PeerRoutes))
+		}
 	}
 	return e, api
 }
@@ -117,6 +146,33 @@ func RequireToken(v authn.Verifier) gin.HandlerFunc {
 		if err != nil {
 			c.Header("WWW-Authenticate", `Bearer realm="opencloud", error="invalid_token"`)
 			Fail(c, apierror.Unauthorized("the access token is invalid or expired; obtain a new one from /auth"))
+			return
+		}
+		c.Request = c.Request.WithContext(authn.WithPrincipal(c.Request.Context(), p))
+		c.Next()
+	}
+}
+
+// requireCaller accepts a bearer token on every route, and another peer's
+// signed call on the routes open to peers.
+func requireCaller(tokens gin.HandlerFunc, peers PeerAuthenticator, routes []string) gin.HandlerFunc {
+	open := make(map[string]bool, len(routes))
+	for _, r := range routes {
+		open[r] = true
+	}
+	return func(c *gin.Context) {
+		if !IsPeerCall(c.Request) {
+			tokens(c)
+			return
+		}
+		if !open[c.Request.Method+" "+c.FullPath()] {
+			Fail(c, apierror.Forbidden(c.Request.Method+" "+c.Request.URL.Path+" is not open to other peers"))
+			return
+		}
+		p, err := peers.Authenticate(c.Request)
+		if err != nil {
+			peers.WriteRefusal(c.Writer, c.Request, err)
+			c.Abort()
 			return
 		}
 		c.Request = c.Request.WithContext(authn.WithPrincipal(c.Request.Context(), p))

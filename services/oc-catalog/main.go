@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/opencloud/opencloud/libs/config"
 	"github.com/opencloud/opencloud/libs/platform"
@@ -16,8 +18,9 @@ import (
 )
 
 type appConfig struct {
-	PeerID string `env:"OC_PEER_ID" default:"local" help:"the id of this peer, stamped on the resources it owns"`
-	Infra  platform.Infra
+	GatewayURL   string        `env:"OC_GATEWAY_URL" default:"http://localhost:8000" help:"where oc-peer's relay is reached, for searches across partners"`
+	PeerDeadline time.Duration `env:"OC_CATALOG_PEER_DEADLINE" default:"1s" help:"how long a search waits for each partner before answering without it"`
+	Infra        platform.Infra
 }
 
 func main() {
@@ -33,6 +36,11 @@ func run(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
 	return platform.Run(ctx, "catalog", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
-			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier, PeerID: cfg.PeerID})
+			self, peers, err := d.Federation(ctx, log)
+			if err != nil {
+				return nil, err
+			}
+			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier, PeerID: self.ID,
+				PeerName: self.Name, Peers: peers, GatewayURL: strings.TrimRight(cfg.GatewayURL, "/"), PeerDeadline: cfg.PeerDeadline})
 		})
 }

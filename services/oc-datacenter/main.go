@@ -22,7 +22,6 @@ import (
 )
 
 type appConfig struct {
-	PeerID     string        `env:"OC_PEER_ID" default:"local" help:"the id of this peer"`
 	GatewayURL string        `env:"OC_GATEWAY_URL" default:"http://localhost:8000" help:"where oc-catalog (inventory publishing) and oc-scheduler (which executions are over) are reached"`
 	Kubeconfig string        `env:"OC_KUBECONFIG" help:"path of the kubeconfig of this peer's Kubernetes cluster; empty: no cluster (the service says so on /datacenter/readyz)"`
 	Cluster    string        `env:"OC_DATACENTER_CLUSTER" default:"local" help:"the cluster's name: the cluster_ref of the compute resources it publishes (lowercase letters, digits, '.' and '-')"`
@@ -88,12 +87,16 @@ func run(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
 	return platform.Run(ctx, "datacenter", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
+			self, _, err := d.Federation(ctx, log)
+			if err != nil {
+				return nil, err
+			}
 			var token apiclient.TokenSource
 			if cfg.ServiceSecret != "" {
 				token = apiclient.ClientCredentials(cfg.Infra.TokenURL(), cfg.ServiceID, cfg.ServiceSecret, nil)
 			}
 			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
-				PeerID: cfg.PeerID, GatewayURL: cfg.GatewayURL, ServiceToken: token,
+				PeerID: self.ID, GatewayURL: cfg.GatewayURL, ServiceToken: token,
 				Kubeconfig: cfg.Kubeconfig, Cluster: cfg.Cluster, Retention: cfg.Retention, CredentialsKey: cfg.key})
 		})
 }

@@ -37,6 +37,7 @@ import (
 
 	"github.com/opencloud/opencloud/libs/broker"
 	"github.com/opencloud/opencloud/libs/config"
+	"github.com/opencloud/opencloud/libs/federation"
 	"github.com/opencloud/opencloud/libs/platform"
 	"github.com/opencloud/opencloud/libs/server"
 	"github.com/opencloud/opencloud/services/oc-scheduler/executions"
@@ -52,13 +53,11 @@ type appConfig struct {
 
 // renderConfig is what render reads: where the store is, and who this peer is.
 type renderConfig struct {
-	PeerID string `env:"OC_PEER_ID" default:"local" help:"the id of this peer: computes of other peers run through Admiralty"`
-	Infra  platform.Infra
+	Infra platform.Infra
 }
 
 // runConfig is what run reads.
 type runConfig struct {
-	PeerID     string        `env:"OC_PEER_ID" default:"local" help:"the id of this peer: computes of other peers run through Admiralty"`
 	Kubeconfig string        `env:"OC_KUBECONFIG" help:"path of the kubeconfig of this peer's Kubernetes cluster, where executions run (empty: the pod's own service account, when run in a pod)"`
 	Worker     string        `env:"OC_MONITORD_WORKER" help:"the name under which run holds the execution's lease: set by oc-schedulerd's launcher to the name it claimed the execution for (empty: a name of this process's own)"`
 	LeaseTTL   time.Duration `env:"OC_MONITORD_LEASE_TTL" default:"30s" help:"how long the execution's lease lasts unless renewed: a dead worker is replaced after it"`
@@ -129,7 +128,11 @@ func renderCmd(ctx context.Context, id string, getenv config.Getenv, stdout, std
 	if err != nil {
 		return err
 	}
-	w, err := render.Render(e, render.Options{LocalPeer: cfg.PeerID})
+	self, err := federation.LoadSelf(ctx, st)
+	if err != nil {
+		return fmt.Errorf("this peer's identity (oc-peer publishes it in the store): %w", err)
+	}
+	w, err := render.Render(e, render.Options{LocalPeer: self.ID})
 	if err != nil {
 		return fmt.Errorf("execution %s: %w", id, err)
 	}
@@ -168,6 +171,10 @@ func runCmd(ctx context.Context, id string, getenv config.Getenv, stderr io.Writ
 		return fmt.Errorf("open the %s store: %w", cfg.Infra.Store, err)
 	}
 	defer st.Close(context.Background())
+	self, err := federation.LoadSelf(ctx, st)
+	if err != nil {
+		return fmt.Errorf("this peer's identity (oc-peer publishes it in the store): %w", err)
+	}
 	nc, err := broker.Connect(ctx, cfg.Infra.NATSURL, "oc-monitord-"+id, log)
 	if err != nil {
 		return err
@@ -185,7 +192,7 @@ func runCmd(ctx context.Context, id string, getenv config.Getenv, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	err = worker.Follow(ctx, worker.Deps{Logger: log, Executions: execs, Publisher: pub, Kube: kube, PeerID: cfg.PeerID,
+	err = worker.Follow(ctx, worker.Deps{Logger: log, Executions: execs, Publisher: pub, Kube: kube, PeerID: self.ID,
 		Worker: cfg.Worker, LeaseTTL: cfg.LeaseTTL}, id)
 	if errors.Is(err, executions.ErrNotFound) {
 		return fmt.Errorf("no execution %q in the %s store (check the id and OC_STORE/OC_SQLITE_PATH/OC_MONGO_URI)", id, cfg.Infra.Store)

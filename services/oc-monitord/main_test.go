@@ -17,6 +17,7 @@ import (
 	"github.com/opencloud/opencloud/libs/broker"
 	"github.com/opencloud/opencloud/libs/event"
 	"github.com/opencloud/opencloud/libs/execution"
+	"github.com/opencloud/opencloud/libs/federation"
 	"github.com/opencloud/opencloud/libs/resource"
 	"github.com/opencloud/opencloud/libs/store"
 	"github.com/opencloud/opencloud/libs/store/sqlitestore"
@@ -37,7 +38,7 @@ func booked() execution.Execution {
 	now := executions.Stamp(time.Now())
 	ref := func(peer, id string) resource.Ref { return resource.Ref{Peer: peer, ID: id} }
 	proc := func(id string) resource.Resource {
-		return resource.Resource{ID: id, PeerID: "local", Kind: resource.KindProcessing,
+		return resource.Resource{ID: id, PeerID: localID, Kind: resource.KindProcessing,
 			Processing: &resource.Processing{Image: "alpine:3", Command: []string{"/bin/sh", "-c", "echo " + id}}}
 	}
 	return execution.Execution{
@@ -45,11 +46,11 @@ func booked() execution.Execution {
 		State: execution.Scheduled, Start: now.Add(time.Minute), End: now.Add(11 * time.Minute), CreatedAt: now, UpdatedAt: now,
 		Graph: wf.Graph{
 			Nodes: []wf.Node{
-				{ID: "fetch", Kind: resource.KindProcessing, Resource: ref("local", "p-fetch")},
-				{ID: "ndvi", Kind: resource.KindProcessing, Resource: ref("local", "p-ndvi")},
-				{ID: "report", Kind: resource.KindProcessing, Resource: ref("local", "p-report")},
-				{ID: "k8s", Kind: resource.KindCompute, Resource: ref("local", "c-local")},
-				{ID: "lyon", Kind: resource.KindCompute, Resource: ref("peer-c", "c-lyon")},
+				{ID: "fetch", Kind: resource.KindProcessing, Resource: ref(localID, "p-fetch")},
+				{ID: "ndvi", Kind: resource.KindProcessing, Resource: ref(localID, "p-ndvi")},
+				{ID: "report", Kind: resource.KindProcessing, Resource: ref(localID, "p-report")},
+				{ID: "k8s", Kind: resource.KindCompute, Resource: ref(localID, "c-local")},
+				{ID: "lyon", Kind: resource.KindCompute, Resource: ref(peerC, "c-lyon")},
 				{ID: "out", Kind: resource.KindStorage, Resource: ref("peer-b", "s-out")},
 			},
 			Links: []wf.Link{
@@ -63,11 +64,30 @@ func booked() execution.Execution {
 		},
 		Resources: []resource.Resource{
 			proc("p-fetch"), proc("p-ndvi"), proc("p-report"),
-			{ID: "c-local", PeerID: "local", Kind: resource.KindCompute, Compute: &resource.Compute{ClusterRef: "local", Architecture: "amd64",
+			{ID: "c-local", PeerID: localID, Kind: resource.KindCompute, Compute: &resource.Compute{ClusterRef: "local", Architecture: "amd64",
 				NodeSelector: []resource.Label{{Key: "node.opencloud.io/name", Value: "node-1"}}}},
-			{ID: "c-lyon", PeerID: "peer-c", Kind: resource.KindCompute, Compute: &resource.Compute{ClusterRef: "dc-lyon", Architecture: "arm64"}},
+			{ID: "c-lyon", PeerID: peerC, Kind: resource.KindCompute, Compute: &resource.Compute{ClusterRef: "dc-lyon", Architecture: "arm64"}},
 			{ID: "s-out", PeerID: "peer-b", Kind: resource.KindStorage, Storage: &resource.Storage{Endpoint: "http://minio.peer-b:9000", Bucket: "results"}},
 		},
+	}
+}
+
+// The peer ids of the tests: this peer's and a partner's.
+const (
+	localID = "aejcavshlktviy2hjqbilx25x4v4vnz5uzitlcbz5g3xjans5kyqo4em"
+	peerC   = "aejcaxvf3uwp4fsvqrz3wlvxe3zmabqtpvz3jebnyl7q3g7eqwegbmpl"
+)
+
+// publishSelf makes the store at path say this peer is id.
+func publishSelf(t *testing.T, path, id string) {
+	t.Helper()
+	st, err := sqlitestore.Open(context.Background(), path, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(context.Background())
+	if err := federation.PublishSelf(context.Background(), st, federation.Self{ID: id}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -95,6 +115,9 @@ func backends(t *testing.T, fn func(t *testing.T, env map[string]string)) {
 			t.Fatal(err)
 		}
 		insert(t, st, booked())
+		if err := federation.PublishSelf(context.Background(), st, federation.Self{ID: localID}); err != nil {
+			t.Fatal(err)
+		}
 		if err := st.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -134,12 +157,12 @@ func TestRenderPrintsTheWorkflow(t *testing.T) {
 		}
 		// The partner's compute is reached through Admiralty; with this
 		// peer being peer-c, it is the local ones that are.
-		if !strings.Contains(out, render.AnnotationElect) || !strings.Contains(out, render.TargetName("peer-c", "dc-lyon")) {
+		if !strings.Contains(out, render.AnnotationElect) || !strings.Contains(out, render.TargetName(peerC, "dc-lyon")) {
 			t.Errorf("no Admiralty election for the partner's compute:\n%s", out)
 		}
-		env["OC_PEER_ID"] = "peer-c"
+		publishSelf(t, env["OC_SQLITE_PATH"], peerC)
 		out, _, err = runWith(env, "render", execID)
-		if err != nil || !strings.Contains(out, render.TargetName("local", "local")) || strings.Contains(out, render.TargetName("peer-c", "dc-lyon")) {
+		if err != nil || !strings.Contains(out, render.TargetName(localID, "local")) || strings.Contains(out, render.TargetName(peerC, "dc-lyon")) {
 			t.Errorf("as peer-c: %v\n%s", err, out)
 		}
 	})
@@ -161,6 +184,9 @@ func TestRenderRefusesClearly(t *testing.T) {
 		e := booked()
 		e.Graph.Links = e.Graph.Links[1:] // fetch loses its compute
 		insert(t, st, e)
+		if err := federation.PublishSelf(context.Background(), st, federation.Self{ID: localID}); err != nil {
+			t.Fatal(err)
+		}
 		_ = st.Close(context.Background())
 		out, _, err := runWith(map[string]string{"OC_STORE": "sqlite", "OC_SQLITE_PATH": path}, "render", execID)
 		if err == nil || !strings.Contains(err.Error(), `node "fetch"`) || !strings.Contains(err.Error(), "no compute") || out != "" {

@@ -18,7 +18,6 @@ import (
 )
 
 type appConfig struct {
-	PeerID          string        `env:"OC_PEER_ID" default:"local" help:"the id of this peer, given to references without one"`
 	GatewayURL      string        `env:"OC_GATEWAY_URL" default:"http://localhost:8000" help:"where oc-workflow and oc-catalog are reached"`
 	DefaultDuration time.Duration `env:"OC_SCHEDULER_DEFAULT_DURATION" default:"5m" help:"how long an execution holds its resources when the booking request gives no duration_seconds (1s to 168h)"`
 	LivePerUser     int           `env:"OC_SCHEDULER_LIVE_PER_USER" default:"10" help:"how many executions one user may follow live (GET /scheduler/executions/{id}/live) at once; 1 or more"`
@@ -46,8 +45,12 @@ func run(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
 	return platform.Run(ctx, "scheduler", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
+			self, _, err := d.Federation(ctx, log)
+			if err != nil {
+				return nil, err
+			}
 			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
-				PeerID: cfg.PeerID, GatewayURL: strings.TrimRight(cfg.GatewayURL, "/"), DefaultDuration: cfg.DefaultDuration,
+				PeerID: self.ID, GatewayURL: strings.TrimRight(cfg.GatewayURL, "/"), DefaultDuration: cfg.DefaultDuration,
 				LivePerUser: cfg.LivePerUser})
 		})
 }

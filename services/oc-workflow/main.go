@@ -17,7 +17,6 @@ import (
 )
 
 type appConfig struct {
-	PeerID     string `env:"OC_PEER_ID" default:"local" help:"the id of this peer, given to references without one"`
 	GatewayURL string `env:"OC_GATEWAY_URL" default:"http://localhost:8000" help:"where oc-catalog and oc-workspace are reached"`
 	Infra      platform.Infra
 }
@@ -35,7 +34,11 @@ func run(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
 	return platform.Run(ctx, "workflow", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
+			self, _, err := d.Federation(ctx, log)
+			if err != nil {
+				return nil, err
+			}
 			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
-				PeerID: cfg.PeerID, GatewayURL: strings.TrimRight(cfg.GatewayURL, "/")})
+				PeerID: self.ID, GatewayURL: strings.TrimRight(cfg.GatewayURL, "/")})
 		})
 }

@@ -3,7 +3,7 @@
 //
 //	@title			OpenCloud peer API
 //	@version		0.1
-//	@description	This peer's identity: its peer id, derived from its Ed25519 key, and the self document it signs (GET /peer/self).
+//	@description	This peer's identity (its peer id, derived from its Ed25519 key, and the self document it signs), the other peers it knows and its partnerships with them, and the relay through which this peer's users and services call other peers with signed calls.
 //	@BasePath		/
 //	@securityDefinitions.apikey	BearerAuth
 //	@in				header
@@ -24,11 +24,14 @@ import (
 
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/broker"
+	"github.com/opencloud/opencloud/libs/federation"
+	"github.com/opencloud/opencloud/libs/peercall"
 	"github.com/opencloud/opencloud/libs/peerid"
 	"github.com/opencloud/opencloud/libs/server"
 	"github.com/opencloud/opencloud/libs/store"
 	"github.com/opencloud/opencloud/services/oc-peer/internal/httpapi"
 	"github.com/opencloud/opencloud/services/oc-peer/internal/identity"
+	"github.com/opencloud/opencloud/services/oc-peer/internal/registry"
 
 	_ "github.com/opencloud/opencloud/services/oc-peer/docs" // registers the Swagger instance
 )
@@ -48,7 +51,15 @@ type Deps struct {
 	PublicURL string
 	// Random draws the peer's key on the first start (nil: crypto/rand).
 	Random io.Reader
+	// Heartbeat is how often every known peer is checked
+	// (DefaultHeartbeat when zero).
+	Heartbeat time.Duration
+	// Client calls other peers (nil: the default client).
+	Client *http.Client
 }
+
+// DefaultHeartbeat is how often other peers are checked by default.
+const DefaultHeartbeat = 20 * time.Second
 
 // KeySize is the length of KeysKey: AES-256.
 const KeySize = identity.KeySize
@@ -57,11 +68,14 @@ const KeySize = identity.KeySize
 // open with KeysKey.
 var ErrUnreadableKey = identity.ErrUnreadable
 
-// Service is oc-peer. It serves this peer's signed self document, health,
-// readiness, metrics and its Swagger page.
+// Service is oc-peer. It serves this peer's signed self document, the
+// peers it knows and the partnerships, the relay the other services call
+// other peers through, health, readiness, metrics and its Swagger page.
 type Service struct {
-	handler http.Handler
-	id      peerid.ID
+	handler   http.Handler
+	id        peerid.ID
+	reg       *registry.Registry
+	heartbeat time.Duration
 }
 
 // New builds the service. On the first start on a store it makes this
@@ -90,9 +104,35 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("peer: self document (OC_PEER_NAME %q, public URL %q): %w", name, d.PublicURL, err)
 	}
-	engine, _ := server.New(server.Options{
+	if err := federation.PublishSelf(ctx, d.Store, federation.Self{ID: string(doc.ID), Name: name, URL: d.PublicURL}); err != nil {
+		return nil, fmt.Errorf("peer: publish this peer's identity: %w", err)
+	}
+	dir, err := federation.OpenDirectory(ctx, d.Store)
+	if err != nil {
+		return nil, err
+	}
+	signer := &peercall.Signer{Peer: doc.ID, Key: id.Key}
+	reg, err := registry.New(ctx, registry.Config{Self: federation.Self{ID: string(doc.ID), Name: name, URL: d.PublicURL},
+		Directory: dir, Store: d.Store, Signer: signer, SelfDoc: self.Document, Client: d.Client,
+		Events: broker.NewPublisher(d.NATS, "peer"), Logger: d.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("peer: %w", err)
+	}
+	replay := peercall.NewReplayCache(peercall.DefaultReplayEntries)
+	partnership, err := httpapi.NewPartnership(reg, string(doc.ID), dir, replay)
+	if err != nil {
+		return nil, err
+	}
+	peers, err := federation.NewAuthenticator(string(doc.ID), dir, replay)
+	if err != nil {
+		return nil, err
+	}
+	engine, api := server.New(server.Options{
 		Name: "peer", Prefix: "/peer", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
 		SwaggerInstance: "peer",
+		// No route of oc-peer is open to other peers but the partnership
+		// messages, which verify themselves.
+		Peers: peers,
 		Checks: []server.Check{
 			{Name: "store", Check: d.Store.Ping},
 			{Name: "nats", Check: func(context.Context) error { return broker.Ping(d.NATS) }},
@@ -100,7 +140,16 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	})
 	// The self document is public: peers read it before they trust anything.
 	engine.GET("/peer/self", self.Get)
-	return &Service{handler: engine, id: id.Key.PeerID()}, nil
+	// Partnership messages are signed by the sending peer, which may not
+	// be known yet: the route verifies them itself.
+	engine.POST("/peer/federation/partnership", partnership.Post)
+	httpapi.NewPeers(reg).Register(api)
+	api.Any("/relay/:peer/*path", httpapi.NewRelay(reg, signer).Handle)
+	hb := d.Heartbeat
+	if hb <= 0 {
+		hb = DefaultHeartbeat
+	}
+	return &Service{handler: engine, id: id.Key.PeerID(), reg: reg, heartbeat: hb}, nil
 }
 
 // PeerID returns this peer's id.
@@ -115,5 +164,8 @@ func (s *Service) Prefix() string { return "/peer" }
 // Handler implements server.Component.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run implements server.Component; the service has no background work.
-func (s *Service) Run(context.Context) error { return nil }
+// Run implements server.Component: the heartbeats.
+func (s *Service) Run(ctx context.Context) error {
+	s.reg.Heartbeat(ctx)
+	return server.Every(ctx, s.heartbeat, s.reg.Heartbeat)
+}

@@ -19,7 +19,13 @@ var listParams = []string{"kind", "tag", "owner", "visibility", "q", "sort"}
 // parseList reads and validates the list parameters, reporting every bad
 // one at once. owner=me is the caller; the default order is by name.
 func parseList(c *gin.Context, p authn.Principal) (catalog.Query, error) {
-	lq := server.NewListQuery(c, listParams, "tag")
+	return parseQuery(c, p, listParams, nil)
+}
+
+// parseQuery reads the list parameters among params; extra reads the
+// others before the problems are reported.
+func parseQuery(c *gin.Context, p authn.Principal, params []string, extra func(*server.ListQuery)) (catalog.Query, error) {
+	lq := server.NewListQuery(c, params, "tag", "peer")
 	page := lq.Page()
 	q := catalog.Query{Limit: page.Limit, Offset: page.Offset}
 	if k, ok := lq.Get("kind"); ok {
@@ -41,6 +47,9 @@ func parseList(c *gin.Context, p authn.Principal) (catalog.Query, error) {
 	q.Sort = server.SortKeys(lq, "sort", catalog.SortFields, func(f catalog.SortField, desc bool) catalog.Sort {
 		return catalog.Sort{Field: f, Desc: desc}
 	})
+	if extra != nil {
+		extra(lq)
+	}
 	if err := lq.Err(); err != nil {
 		return catalog.Query{}, err
 	}

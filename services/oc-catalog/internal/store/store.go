@@ -125,7 +125,20 @@ func (s *Resources) Find(ctx context.Context, q catalog.Query) ([]resource.Resou
 // same rule as catalog.CanSee.
 func filter(q catalog.Query) ds.Filter {
 	var all []ds.Filter
-	if v := q.Viewer; !v.All {
+	if rm := q.Viewer.Remote; rm != nil {
+		visible := []ds.Filter{ds.Eq("visibility", string(resource.Public))}
+		if rm.Partner {
+			visible = append(visible, ds.Eq("visibility", string(resource.Partners)))
+		}
+		if len(rm.Groups) > 0 {
+			groups := make([]any, len(rm.Groups))
+			for i, g := range rm.Groups {
+				groups[i] = g
+			}
+			visible = append(visible, ds.And(ds.Eq("visibility", string(resource.Groups)), ds.In("groups", groups...)))
+		}
+		all = append(all, ds.Or(visible...))
+	} else if v := q.Viewer; !v.All {
 		visible := []ds.Filter{
 			ds.In("visibility", string(resource.Public), string(resource.Partners)),
 			ds.Eq("owners", v.Subject),

@@ -44,6 +44,9 @@ func NewSelf(key *peerid.PrivateKey, doc *peerid.SelfDoc, now func() time.Time) 
 	return s, nil
 }
 
+// Document returns the signed document.
+func (s *Self) Document() ([]byte, error) { return s.document() }
+
 func (s *Self) document() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
