@@ -68,6 +68,7 @@ type appConfig struct {
 	LeaseTTL      time.Duration `env:"OC_MONITORD_LEASE_TTL" default:"30s" help:"how long a worker's lease on its execution lasts unless renewed"`
 
 	Heartbeat    time.Duration `env:"OC_PEER_HEARTBEAT" default:"20s" help:"how often every known peer is checked (online, offline, round-trip time) and undelivered partnership messages are sent again"`
+	Replicate    time.Duration `env:"OC_WORKSPACE_REPLICATE" default:"10s" help:"how often every collaborative area shared with other peers is exchanged with each member peer (a change is sent at once as well)"`
 	PeerDeadline time.Duration `env:"OC_CATALOG_PEER_DEADLINE" default:"1s" help:"how long a catalog search waits for each partner before answering without it"`
 
 	TrustedProxies []string `env:"OC_TRUSTED_PROXIES" help:"IP addresses and CIDR ranges of the reverse proxies in front of this peer, comma-separated: only they may name the client in X-Forwarded-For, which oc-auth counts failed sign-ins by (empty: none)"`
@@ -86,6 +87,9 @@ func (c *appConfig) Validate() error {
 	}
 	if c.Heartbeat < time.Second {
 		errs = append(errs, fmt.Errorf("OC_PEER_HEARTBEAT=%s: expected at least 1s", c.Heartbeat))
+	}
+	if c.Replicate < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("OC_WORKSPACE_REPLICATE=%s: expected at least 100ms", c.Replicate))
 	}
 	if c.PeerDeadline < 10*time.Millisecond || c.PeerDeadline > time.Minute {
 		errs = append(errs, fmt.Errorf("OC_CATALOG_PEER_DEADLINE=%s: expected 10ms to 1m", c.PeerDeadline))
@@ -286,17 +290,19 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 	if err != nil {
 		return nil, err
 	}
+	// One directory for every service, so that a peer blocked or added
+	// through oc-peer is seen at once by all.
+	dir, err := federation.OpenDirectory(ctx, d.store)
+	if err != nil {
+		return nil, err
+	}
 	peer, err := peersvc.New(ctx, peersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics,
-		KeysKey: peerKey, Name: cfg.PeerName, PublicURL: publicURL, Heartbeat: cfg.Heartbeat})
+		KeysKey: peerKey, Name: cfg.PeerName, PublicURL: publicURL, Heartbeat: cfg.Heartbeat, Directory: dir})
 	if err != nil {
 		return nil, fmt.Errorf("oc-peer: %w", err)
 	}
 	if d.self, err = federation.LoadSelf(ctx, d.store); err != nil {
 		return nil, fmt.Errorf("this peer's identity: %w", err)
-	}
-	dir, err := federation.OpenDirectory(ctx, d.store)
-	if err != nil {
-		return nil, err
 	}
 	// One verifier, so one replay cache, for every service of the process.
 	if d.peers, err = federation.NewAuthenticator(d.self.ID, dir, nil); err != nil {
@@ -332,15 +338,15 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 	type ctor func() (server.Component, error)
 	for _, build := range []ctor{
 		func() (server.Component, error) {
-			return workspacesvc.New(ctx, workspacesvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
+			return workspacesvc.New(ctx, workspacesvc.Deps{Peers: d.peers, Directory: d.peers.Directory(), ReplicateInterval: cfg.Replicate, Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
 				Metrics: d.metrics, PeerID: d.self.ID, GatewayURL: d.gatewayURL, ServiceToken: d.serviceToken()})
 		},
 		func() (server.Component, error) {
-			return workflowsvc.New(ctx, workflowsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
+			return workflowsvc.New(ctx, workflowsvc.Deps{Peers: d.peers, Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
 				Metrics: d.metrics, PeerID: d.self.ID, GatewayURL: d.gatewayURL})
 		},
 		func() (server.Component, error) {
-			return schedulersvc.New(ctx, schedulersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
+			return schedulersvc.New(ctx, schedulersvc.Deps{Peers: d.peers, Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
 				Metrics: d.metrics, PeerID: d.self.ID, GatewayURL: d.gatewayURL})
 		},
 		func() (server.Component, error) {
@@ -351,20 +357,20 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 			// The daemon prepares executions through oc-datacenter with the
 			// services' own identity, as oc-schedulerd does in compose.
 			token := d.serviceToken()
-			return schedulerdsvc.New(ctx, schedulerdsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics,
+			return schedulerdsvc.New(ctx, schedulerdsvc.Deps{Peers: d.peers, Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics,
 				Launcher:    launch.InProcess(follow),
 				Provisioner: schedulerdsvc.NewDatacenter(dcclient.New(d.gatewayURL, token, nil)),
 				Config:      schedulerdsvc.Config{Concurrency: cfg.Concurrency, LaunchTTL: max(time.Minute, 2*cfg.LeaseTTL)}})
 		},
 		func() (server.Component, error) {
-			return monitordsvc.New(ctx, monitordsvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
+			return monitordsvc.New(ctx, monitordsvc.Deps{Peers: d.peers, Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier, Metrics: d.metrics})
 		},
 		func() (server.Component, error) {
 			key, err := keyFile(filepath.Join(cfg.DataDir, "datacenter.key"), "the S3 credentials kept are then lost")
 			if err != nil {
 				return nil, err
 			}
-			return datacentersvc.New(ctx, datacentersvc.Deps{Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
+			return datacentersvc.New(ctx, datacentersvc.Deps{Peers: d.peers, Logger: d.log, Store: d.store, NATS: d.nats, Verifier: d.verifier,
 				Metrics: d.metrics, PeerID: d.self.ID, GatewayURL: d.gatewayURL, ServiceToken: d.serviceToken(),
 				Kubeconfig: cfg.Kubeconfig, Cluster: cfg.Cluster, Retention: cfg.Retention, CredentialsKey: key})
 		},

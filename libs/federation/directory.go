@@ -144,6 +144,9 @@ func NewAuthenticator(self string, dir *Directory, replay *peercall.ReplayCache)
 	return &Authenticator{v: v, dir: dir}, nil
 }
 
+// Directory is the directory the authenticator reads.
+func (a *Authenticator) Directory() *Directory { return a.dir }
+
 // Verifier is the signed-call verifier the authenticator uses.
 func (a *Authenticator) Verifier() *peercall.Verifier { return a.v }
 

@@ -97,3 +97,14 @@ func WaitSelf(ctx context.Context, st store.Store, poll time.Duration, waiting f
 		}
 	}
 }
+
+// SignPurposes are the purposes oc-peer signs payloads for (POST
+// /peer/sign): each names a kind of document of the peer's own.
+var SignPurposes = []string{"area-op"}
+
+// SigningMessage is what a peer key signs for payload of purpose: the
+// purpose is bound in, so that a signature made for one purpose never
+// passes for another, nor for a signed call or a self document.
+func SigningMessage(purpose string, payload []byte) []byte {
+	return append([]byte("opencloud/"+purpose+"\n"), payload...)
+}

@@ -144,9 +144,13 @@ type Stamp struct {
 	At    time.Time `json:"at"`
 }
 
-// Member is a user member of an area.
+// Member is a user member of an area: a user of one of its peers.
 type Member struct {
 	Subject string `json:"subject"`
+	// Peer is the peer the user belongs to (its subject is that peer's);
+	// empty in areas made before areas were shared between peers, where
+	// it is the peer holding the area.
+	Peer string `json:"peer,omitempty"`
 	// Admin members may change the area's members, rules and description.
 	Admin bool  `json:"admin"`
 	Stamp Stamp `json:"stamp"`
@@ -190,13 +194,16 @@ type RuleEntry struct {
 
 // Area is a collaborative area as oc-workspace serves it.
 type Area struct {
-	ID          string       `json:"id"`
-	Name        string       `json:"name"`
-	Description string       `json:"description,omitempty"`
-	Members     []Member     `json:"members"`
-	Peers       []PeerMember `json:"peers"`
-	Shared      []Shared     `json:"shared"`
-	Rules       []RuleEntry  `json:"rules"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Members     []Member `json:"members"`
+	// Home is the peer where the area was made; it holds the area with
+	// the member peers.
+	Home   string       `json:"home,omitempty"`
+	Peers  []PeerMember `json:"peers"`
+	Shared []Shared     `json:"shared"`
+	Rules  []RuleEntry  `json:"rules"`
 	// Clock is the area's logical clock: the highest Stamp.Clock it holds.
 	Clock     int64     `json:"clock"`
 	CreatedBy string    `json:"created_by"`
@@ -295,6 +302,36 @@ type Op struct {
 	Stamp Stamp  `json:"stamp"`
 	// Data is the change: the element added, removed or set.
 	Data json.RawMessage `json:"data,omitempty" swaggertype:"object"`
+	// OriginSeq numbers the ops of the area its author peer (Stamp.Peer)
+	// made: 1, 2, 3… Member peers compare them (version vectors) to find
+	// what they miss of each other. 0 in ops made before areas were shared.
+	OriginSeq int64 `json:"origin_seq,omitempty"`
+	// KeyID and Sig are the author peer's signature of the op (see
+	// OpSigningInput), checked by every member peer that receives it.
+	KeyID string `json:"key_id,omitempty"`
+	Sig   []byte `json:"sig,omitempty" swaggertype:"string" format:"base64"`
+}
+
+// OpSigningPurpose names what an op signature is for: oc-peer signs only
+// payloads of known purposes, each prefixed with its name.
+const OpSigningPurpose = "area-op"
+
+// OpSigningInput is what the author peer signs of an op: every field but
+// the local Seq and the signature itself, as JSON in a fixed field order.
+func OpSigningInput(op Op) []byte {
+	b, err := json.Marshal(struct {
+		ID        string          `json:"id"`
+		AreaID    string          `json:"area_id"`
+		Type      OpType          `json:"type"`
+		Stamp     Stamp           `json:"stamp"`
+		Data      json.RawMessage `json:"data,omitempty"`
+		OriginSeq int64           `json:"origin_seq"`
+	}{op.ID, op.AreaID, op.Type, op.Stamp, op.Data, op.OriginSeq})
+	if err != nil {
+		// Data is already valid JSON and the rest always encodes.
+		panic("workspace: encode op: " + err.Error())
+	}
+	return b
 }
 
 // OpPage is one page of an area's history, newest first.

@@ -87,7 +87,7 @@ func run(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
 	return platform.Run(ctx, "datacenter", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
-			self, _, err := d.Federation(ctx, log)
+			self, peers, err := d.Federation(ctx, log)
 			if err != nil {
 				return nil, err
 			}
@@ -95,7 +95,7 @@ func run(ctx context.Context, getenv config.Getenv) error {
 			if cfg.ServiceSecret != "" {
 				token = apiclient.ClientCredentials(cfg.Infra.TokenURL(), cfg.ServiceID, cfg.ServiceSecret, nil)
 			}
-			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
+			return service.New(ctx, service.Deps{Peers: peers, Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
 				PeerID: self.ID, GatewayURL: cfg.GatewayURL, ServiceToken: token,
 				Kubeconfig: cfg.Kubeconfig, Cluster: cfg.Cluster, Retention: cfg.Retention, CredentialsKey: cfg.key})
 		})

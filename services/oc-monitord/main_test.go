@@ -237,6 +237,9 @@ func TestRunFollowsToTheEnd(t *testing.T) {
 	e := booked()
 	e.State = execution.Starting // claimed by the daemon
 	insert(t, st, e)
+	if err := federation.PublishSelf(context.Background(), st, federation.Self{ID: localID}); err != nil {
+		t.Fatal(err)
+	}
 	_ = st.Close(context.Background())
 	env := map[string]string{"OC_STORE": "sqlite", "OC_SQLITE_PATH": path, "OC_NATS_URL": ns.ClientURL(), "OC_LOG_LEVEL": "warn"}
 	if _, logs, err := runWith(env, "run", execID); err == nil || !strings.Contains(err.Error(), "OC_KUBECONFIG") {

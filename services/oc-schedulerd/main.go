@@ -95,7 +95,11 @@ func run(ctx context.Context, getenv config.Getenv) error {
 				log.Warn("OC_SERVICE_CLIENT_SECRET is not set: oc-datacenter will refuse to prepare executions, which wait with that reason")
 			}
 			token := apiclient.ClientCredentials(cfg.Infra.TokenURL(), cfg.ServiceID, cfg.ServiceSecret, nil)
-			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
+			_, peers, err := d.Federation(ctx, log)
+			if err != nil {
+				return nil, err
+			}
+			return service.New(ctx, service.Deps{Peers: peers, Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
 				Launcher:    l,
 				Provisioner: daemon.Datacenter{Client: dcclient.New(cfg.GatewayURL, token, nil)},
 				Config: service.Config{Name: cfg.Name, Concurrency: cfg.Concurrency, Lead: cfg.Lead, Scan: cfg.Scan,

@@ -34,11 +34,11 @@ func run(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
 	return platform.Run(ctx, "workflow", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
-			self, _, err := d.Federation(ctx, log)
+			self, peers, err := d.Federation(ctx, log)
 			if err != nil {
 				return nil, err
 			}
-			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
+			return service.New(ctx, service.Deps{Peers: peers, Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
 				PeerID: self.ID, GatewayURL: strings.TrimRight(cfg.GatewayURL, "/")})
 		})
 }

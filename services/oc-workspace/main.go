@@ -18,6 +18,7 @@ import (
 )
 
 type appConfig struct {
+	Replicate     time.Duration `env:"OC_WORKSPACE_REPLICATE" default:"10s" help:"how often every collaborative area shared with other peers is exchanged with each member peer"`
 	GatewayURL    string        `env:"OC_GATEWAY_URL" default:"http://localhost:8000" help:"where the other services (catalog, workflow) are reached"`
 	Reconcile     time.Duration `env:"OC_WORKSPACE_RECONCILE" default:"5m" help:"how often the workflows and workspaces shared in areas are read again from their owners, catching up on changes whose event was lost"`
 	ServiceID     string        `env:"OC_SERVICE_CLIENT_ID" default:"oc-services" help:"the services' own client at oc-auth (an admin: it reads every shared workflow)"`
@@ -46,7 +47,7 @@ func run(ctx context.Context, getenv config.Getenv) error {
 	var cfg appConfig
 	return platform.Run(ctx, "workspace", getenv, &cfg, &cfg.Infra,
 		func(ctx context.Context, log *slog.Logger, d *platform.Deps) (server.Component, error) {
-			self, _, err := d.Federation(ctx, log)
+			self, peers, err := d.Federation(ctx, log)
 			if err != nil {
 				return nil, err
 			}
@@ -54,7 +55,7 @@ func run(ctx context.Context, getenv config.Getenv) error {
 			if cfg.ServiceSecret != "" {
 				token = apiclient.ClientCredentials(cfg.Infra.TokenURL(), cfg.ServiceID, cfg.ServiceSecret, nil)
 			}
-			return service.New(ctx, service.Deps{Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
+			return service.New(ctx, service.Deps{Peers: peers, Directory: peers.Directory(), ReplicateInterval: cfg.Replicate, Logger: log, Store: d.Store, NATS: d.NATS, Verifier: d.Verifier,
 				PeerID: self.ID, GatewayURL: cfg.GatewayURL, ServiceToken: token, ReconcileInterval: cfg.Reconcile})
 		})
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/broker"
+	"github.com/opencloud/opencloud/libs/federation"
 	"github.com/opencloud/opencloud/libs/idempotency"
 	"github.com/opencloud/opencloud/libs/server"
 	"github.com/opencloud/opencloud/libs/store"
@@ -31,6 +32,8 @@ import (
 	_ "github.com/opencloud/opencloud/services/oc-catalog/docs"
 	"github.com/opencloud/opencloud/services/oc-catalog/internal/catalog"
 	"github.com/opencloud/opencloud/services/oc-catalog/internal/httpapi"
+	"github.com/opencloud/opencloud/services/oc-catalog/internal/migrate"
+	"github.com/opencloud/opencloud/services/oc-catalog/internal/search"
 	catalogstore "github.com/opencloud/opencloud/services/oc-catalog/internal/store"
 )
 
@@ -49,6 +52,24 @@ type Deps struct {
 	Verifier authn.Verifier
 	Metrics  *server.Metrics // nil: a registry of its own
 	PeerID   string          // "": DefaultPeerID
+	// PeerName is this peer's human name, shown in search answers.
+	PeerName string
+	// Peers, when set, lets partners read the resources they may see
+	// with signed calls (list, get and lookup).
+	Peers server.PeerAuthenticator
+	// GatewayURL is where oc-peer's relay is reached, for searches
+	// across partners ("": searches cover this peer only).
+	GatewayURL string
+	// PeerDeadline is how long a search waits for a partner
+	// (search.DefaultDeadline when zero).
+	PeerDeadline time.Duration
+}
+
+// PeerRoutes are the catalog routes open to other peers.
+var PeerRoutes = []string{
+	"GET /catalog/resources",
+	"GET /catalog/resources/:id",
+	"POST /catalog/resources/lookup",
 }
 
 // Service is oc-catalog; it implements server.Component.
@@ -82,6 +103,9 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if d.PeerID == "" {
 		d.PeerID = DefaultPeerID
 	}
+	if _, err := migrate.LocalPeerIDs(ctx, d.Store, d.PeerID, d.Logger.With("service", "catalog")); err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
 	repo, err := catalogstore.Open(ctx, d.Store)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
@@ -101,8 +125,19 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		},
 		SwaggerInstance: "catalog",
 		MaxBodyBytes:    MaxBodyBytes,
+		Peers:           d.Peers,
+		PeerRoutes:      PeerRoutes,
 	})
 	httpapi.Register(api, svc, keys.Middleware())
+	gateway := d.GatewayURL
+	if d.Peers == nil {
+		gateway = ""
+	}
+	searcher, err := search.New(ctx, federation.Self{ID: d.PeerID, Name: d.PeerName}, svc, d.Store, gateway, d.PeerDeadline)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	httpapi.RegisterSearch(api, searcher)
 	return &Service{handler: engine, keys: keys, log: d.Logger.With("service", "catalog")}, nil
 }
 

@@ -59,6 +59,9 @@ const NoKubeconfig = "no kubeconfig configured (OC_KUBECONFIG)"
 
 // Deps are what the service is built from.
 type Deps struct {
+	// Peers, when set, verifies other peers' signed calls; the service
+	// opens no route to them, and answers them 403.
+	Peers    server.PeerAuthenticator
 	Logger   *slog.Logger
 	Store    store.Store
 	NATS     *nats.Conn
@@ -199,7 +202,8 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	}
 
 	engine, api := server.New(server.Options{
-		Name: "datacenter", Prefix: "/datacenter", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
+		Peers: d.Peers,
+		Name:  "datacenter", Prefix: "/datacenter", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
 		SwaggerInstance: "datacenter",
 		Checks: []server.Check{
 			{Name: "store", Check: d.Store.Ping},

@@ -28,6 +28,9 @@ import (
 
 // Deps are what the service is built from.
 type Deps struct {
+	// Peers, when set, verifies other peers' signed calls; the service
+	// opens no route to them, and answers them 403.
+	Peers    server.PeerAuthenticator
 	Logger   *slog.Logger
 	Store    store.Store
 	NATS     *nats.Conn
@@ -47,7 +50,8 @@ func New(_ context.Context, d Deps) (*Service, error) {
 		return nil, errors.New("monitord: Logger, Store, NATS and Verifier are required")
 	}
 	engine, _ := server.New(server.Options{
-		Name: "monitord", Prefix: "/monitord", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
+		Peers: d.Peers,
+		Name:  "monitord", Prefix: "/monitord", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
 		SwaggerInstance: "monitord",
 		Checks: []server.Check{
 			{Name: "store", Check: d.Store.Ping},

@@ -56,6 +56,9 @@ type Deps struct {
 	Heartbeat time.Duration
 	// Client calls other peers (nil: the default client).
 	Client *http.Client
+	// Directory is the peers directory the process's services share, so
+	// that a change made here is seen at once by all (nil: one of its own).
+	Directory *federation.Directory
 }
 
 // DefaultHeartbeat is how often other peers are checked by default.
@@ -107,9 +110,11 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if err := federation.PublishSelf(ctx, d.Store, federation.Self{ID: string(doc.ID), Name: name, URL: d.PublicURL}); err != nil {
 		return nil, fmt.Errorf("peer: publish this peer's identity: %w", err)
 	}
-	dir, err := federation.OpenDirectory(ctx, d.Store)
-	if err != nil {
-		return nil, err
+	dir := d.Directory
+	if dir == nil {
+		if dir, err = federation.OpenDirectory(ctx, d.Store); err != nil {
+			return nil, err
+		}
 	}
 	signer := &peercall.Signer{Peer: doc.ID, Key: id.Key}
 	reg, err := registry.New(ctx, registry.Config{Self: federation.Self{ID: string(doc.ID), Name: name, URL: d.PublicURL},
@@ -145,6 +150,7 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	engine.POST("/peer/federation/partnership", partnership.Post)
 	httpapi.NewPeers(reg).Register(api)
 	api.Any("/relay/:peer/*path", httpapi.NewRelay(reg, signer).Handle)
+	api.POST("/sign", httpapi.NewSigning(id.Key).Post)
 	hb := d.Heartbeat
 	if hb <= 0 {
 		hb = DefaultHeartbeat

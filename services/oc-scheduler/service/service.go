@@ -32,6 +32,7 @@ import (
 	"github.com/opencloud/opencloud/services/oc-scheduler/executions"
 	"github.com/opencloud/opencloud/services/oc-scheduler/internal/booking"
 	"github.com/opencloud/opencloud/services/oc-scheduler/internal/httpapi"
+	"github.com/opencloud/opencloud/services/oc-scheduler/internal/migrate"
 	schedstore "github.com/opencloud/opencloud/services/oc-scheduler/internal/store"
 )
 
@@ -50,6 +51,9 @@ const (
 
 // Deps is what oc-scheduler needs from its process.
 type Deps struct {
+	// Peers, when set, verifies other peers' signed calls; the service
+	// opens no route to them, and answers them 403.
+	Peers    server.PeerAuthenticator
 	Logger   *slog.Logger
 	Store    store.Store
 	NATS     *nats.Conn
@@ -106,6 +110,9 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	}
 	if d.PeerID == "" {
 		d.PeerID = DefaultPeerID
+	}
+	if _, err := migrate.LocalPeerIDs(ctx, d.Store, d.PeerID, d.Logger.With("service", "scheduler")); err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
 	}
 	if d.GatewayURL == "" {
 		d.GatewayURL = DefaultGatewayURL
@@ -169,7 +176,8 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		Log:             log,
 	})
 	engine, api := server.New(server.Options{
-		Name: "scheduler", Prefix: "/scheduler", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
+		Peers: d.Peers,
+		Name:  "scheduler", Prefix: "/scheduler", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
 		Checks: []server.Check{
 			{Name: "store", Check: d.Store.Ping},
 			{Name: "nats", Check: func(context.Context) error { return broker.Ping(d.NATS) }},

@@ -125,7 +125,7 @@ func (r *rig) measureInProcess(tb testing.TB, n int) (rssPer, heapPer float64) {
 		tb.Fatal(err)
 	}
 	l := launch.InProcess(func(ctx context.Context, id, name string) error {
-		return worker.Follow(ctx, worker.Deps{Executions: execs, Publisher: pub, Kube: kcfg, PeerID: "local",
+		return worker.Follow(ctx, worker.Deps{Executions: execs, Publisher: pub, Kube: kcfg, PeerID: selfID,
 			Worker: name, LeaseTTL: 2 * time.Second}, id)
 	})
 	rss0, heap0 := selfMemory()

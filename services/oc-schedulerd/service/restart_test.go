@@ -25,6 +25,7 @@ import (
 
 	"github.com/opencloud/opencloud/libs/authn/authntest"
 	"github.com/opencloud/opencloud/libs/execution"
+	"github.com/opencloud/opencloud/libs/federation"
 	"github.com/opencloud/opencloud/libs/resource"
 	"github.com/opencloud/opencloud/libs/store"
 	"github.com/opencloud/opencloud/libs/store/sqlitestore"
@@ -109,10 +110,14 @@ func newRig(t testing.TB, realNode bool) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close(context.Background()) })
+	// The worker processes read this peer's id from the store.
+	if err := federation.PublishSelf(ctx, st, federation.Self{ID: selfID}); err != nil {
+		t.Fatal(err)
+	}
 	nc := testenv.NATS(t)
 	iss := authntest.New(t)
 	gw := testenv.NewGateway(t)
-	dc, err := dcservice.New(ctx, dcservice.Deps{Logger: log, Store: st, NATS: nc, Verifier: iss.Verifier(ctx), PeerID: "local",
+	dc, err := dcservice.New(ctx, dcservice.Deps{Logger: log, Store: st, NATS: nc, Verifier: iss.Verifier(ctx), PeerID: selfID,
 		GatewayURL: gw.URL, Kubeconfig: cluster.Kubeconfig, Cluster: "local", Retention: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -142,9 +147,12 @@ func newRig(t testing.TB, realNode bool) *rig {
 	return &rig{t: t, ctx: ctx, store: st, execs: execs, bin: bin, logFile: logFile,
 		prov: daemon.Datacenter{Client: dcclient.New(gw.URL, token, nil)},
 		env: []string{"OC_STORE=sqlite", "OC_SQLITE_PATH=" + dbPath, "OC_NATS_URL=" + nc.ConnectedUrl(),
-			"OC_KUBECONFIG=" + cluster.Kubeconfig, "OC_PEER_ID=local", "OC_MONITORD_LEASE_TTL=2s", "OC_LOG_LEVEL=info"},
+			"OC_KUBECONFIG=" + cluster.Kubeconfig, "OC_MONITORD_LEASE_TTL=2s", "OC_LOG_LEVEL=info"},
 		kube: kubernetes.NewForConfigOrDie(kcfg), argo: argo.NewForConfigOrDie(kcfg), real: real}
 }
+
+// selfID is the peer id of the rig's peer.
+const selfID = "aejcavshlktviy2hjqbilx25x4v4vnz5uzitlcbz5g3xjans5kyqo4em"
 
 func lastLines(b []byte, n int) []byte {
 	lines := bytes.Split(b, []byte("\n"))
@@ -176,7 +184,7 @@ func (r *rig) book(n int, runFor time.Duration) []string {
 // real node.
 func threeSteps(runFor time.Duration, real *testenv.RealNodeEnv) execution.Execution {
 	now := executions.Stamp(time.Now())
-	ref := func(id string) resource.Ref { return resource.Ref{Peer: "local", ID: id} }
+	ref := func(id string) resource.Ref { return resource.Ref{Peer: selfID, ID: id} }
 	proc := func(id string, sleep time.Duration) resource.Resource {
 		p := &resource.Processing{Image: "alpine:3", Command: []string{"/bin/sh", "-c", "echo " + id},
 			Requests: resource.Requests{CPUMillicores: 10, MemoryBytes: 16 << 20}}
@@ -187,7 +195,7 @@ func threeSteps(runFor time.Duration, real *testenv.RealNodeEnv) execution.Execu
 		case sleep > 0:
 			p.Annotations = []resource.Label{{Key: "opencloud.io/run-for", Value: sleep.String()}}
 		}
-		return resource.Resource{ID: id, PeerID: "local", Kind: resource.KindProcessing, Processing: p}
+		return resource.Resource{ID: id, PeerID: selfID, Kind: resource.KindProcessing, Processing: p}
 	}
 	compute := &resource.Compute{ClusterRef: "local", Architecture: "amd64"}
 	if real != nil {
@@ -215,7 +223,7 @@ func threeSteps(runFor time.Duration, real *testenv.RealNodeEnv) execution.Execu
 		},
 		Resources: []resource.Resource{
 			proc("p-a", 0), proc("p-b", runFor), proc("p-c", 0),
-			{ID: "c-local", PeerID: "local", Kind: resource.KindCompute, Compute: compute},
+			{ID: "c-local", PeerID: selfID, Kind: resource.KindCompute, Compute: compute},
 		},
 	}
 }

@@ -39,6 +39,9 @@ type Provisioner = daemon.Provisioner
 
 // Deps are what the service is built from.
 type Deps struct {
+	// Peers, when set, verifies other peers' signed calls; the service
+	// opens no route to them, and answers them 403.
+	Peers    server.PeerAuthenticator
 	Logger   *slog.Logger
 	Store    store.Store
 	NATS     *nats.Conn
@@ -69,7 +72,8 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		return nil, err
 	}
 	engine, api := server.New(server.Options{
-		Name: "schedulerd", Prefix: "/schedulerd", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
+		Peers: d.Peers,
+		Name:  "schedulerd", Prefix: "/schedulerd", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
 		SwaggerInstance: "schedulerd",
 		Checks: []server.Check{
 			{Name: "store", Check: d.Store.Ping},

@@ -23,6 +23,7 @@ import (
 
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/broker"
+	"github.com/opencloud/opencloud/libs/federation"
 	"github.com/opencloud/opencloud/libs/idempotency"
 	"github.com/opencloud/opencloud/libs/server"
 	"github.com/opencloud/opencloud/libs/store"
@@ -30,6 +31,7 @@ import (
 	// Registers the "workflow" Swagger instance served at /workflow/swagger/.
 	_ "github.com/opencloud/opencloud/services/oc-workflow/docs"
 	"github.com/opencloud/opencloud/services/oc-workflow/internal/httpapi"
+	"github.com/opencloud/opencloud/services/oc-workflow/internal/migrate"
 	workflowstore "github.com/opencloud/opencloud/services/oc-workflow/internal/store"
 	"github.com/opencloud/opencloud/services/oc-workflow/internal/workflow"
 )
@@ -46,6 +48,9 @@ const MaxBodyBytes = 16 << 20
 
 // Deps is what oc-workflow needs from its process.
 type Deps struct {
+	// Peers, when set, verifies other peers' signed calls; the service
+	// opens no route to them, and answers them 403.
+	Peers    server.PeerAuthenticator
 	Logger   *slog.Logger
 	Store    store.Store
 	NATS     *nats.Conn
@@ -89,6 +94,9 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if d.PeerID == "" {
 		d.PeerID = DefaultPeerID
 	}
+	if _, err := migrate.LocalPeerIDs(ctx, d.Store, d.PeerID, d.Logger.With("service", "workflow")); err != nil {
+		return nil, fmt.Errorf("workflow: %w", err)
+	}
 	if d.GatewayURL == "" {
 		d.GatewayURL = DefaultGatewayURL
 	}
@@ -107,7 +115,7 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	cat := catalogAdapter{base: d.GatewayURL, hc: d.HTTPClient}
 	svc := workflow.NewService(workflow.Config{
 		Repo:       repo,
-		Resolver:   workflow.CatalogResolver{Catalog: cat, PeerID: d.PeerID},
+		Resolver:   workflow.CatalogResolver{Catalog: cat, PeerID: d.PeerID, Remote: &federation.Lookups{Gateway: d.GatewayURL, HTTP: d.HTTPClient}},
 		Catalog:    cat,
 		Workspaces: workspaceAdapter{base: d.GatewayURL, hc: d.HTTPClient},
 		Events:     broker.NewPublisher(d.NATS, "workflow"),
@@ -116,7 +124,8 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	})
 
 	engine, api := server.New(server.Options{
-		Name: "workflow", Prefix: "/workflow", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
+		Peers: d.Peers,
+		Name:  "workflow", Prefix: "/workflow", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
 		Checks: []server.Check{
 			{Name: "store", Check: d.Store.Ping},
 			{Name: "nats", Check: func(context.Context) error { return broker.Ping(d.NATS) }},

@@ -281,7 +281,7 @@ func TestDuplicateExportImport(t *testing.T) {
 			t.Fatalf("import on peer-b: %v", err)
 		}
 		if !sameGraph(imported.Graph, w.Graph) || len(imported.Warnings) != 5 || imported.Warnings[0].Code != wf.ProblemUnavailable ||
-			!strings.Contains(imported.Warnings[0].Message, `peer "peer-test" is not reachable`) {
+			!strings.Contains(imported.Warnings[0].Message, `peer "peer-test" is not known to this peer`) {
 			t.Errorf("import on peer-b: graph equal %v, warnings %+v", sameGraph(imported.Graph, w.Graph), imported.Warnings)
 		}
 

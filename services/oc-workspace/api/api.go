@@ -15,6 +15,9 @@ type MemberInput struct {
 	Subject string `json:"subject" validate:"required" example:"bob"`
 	// Admin members may change the area's members, peers and rules.
 	Admin bool `json:"admin,omitempty"`
+	// Peer is the peer the user belongs to, for a user of a member peer
+	// (default: this peer).
+	Peer string `json:"peer,omitempty"`
 }
 
 // PeerInput is the body of POST /workspace/areas/{id}/peers.

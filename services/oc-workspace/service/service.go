@@ -27,6 +27,7 @@ import (
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/broker"
 	"github.com/opencloud/opencloud/libs/event"
+	"github.com/opencloud/opencloud/libs/federation"
 	"github.com/opencloud/opencloud/libs/idempotency"
 	"github.com/opencloud/opencloud/libs/server"
 	"github.com/opencloud/opencloud/libs/store"
@@ -37,6 +38,8 @@ import (
 	_ "github.com/opencloud/opencloud/services/oc-workspace/docs"
 	"github.com/opencloud/opencloud/services/oc-workspace/internal/area"
 	"github.com/opencloud/opencloud/services/oc-workspace/internal/httpapi"
+	"github.com/opencloud/opencloud/services/oc-workspace/internal/migrate"
+	"github.com/opencloud/opencloud/services/oc-workspace/internal/replica"
 	"github.com/opencloud/opencloud/services/oc-workspace/internal/resolve"
 	wsstore "github.com/opencloud/opencloud/services/oc-workspace/internal/store"
 	"github.com/opencloud/opencloud/services/oc-workspace/internal/workflows"
@@ -61,6 +64,9 @@ const (
 
 // Deps is what the service needs from its process.
 type Deps struct {
+	// Peers, when set, verifies other peers' signed calls; the service
+	// opens no route to them, and answers them 403.
+	Peers    server.PeerAuthenticator
 	Logger   *slog.Logger
 	Store    store.Store
 	NATS     *nats.Conn
@@ -84,6 +90,13 @@ type Deps struct {
 	// ReconcileInterval is how often the areas are reconciled; 0:
 	// DefaultReconcileInterval.
 	ReconcileInterval time.Duration
+	// Directory is the peers this peer knows, whose keys check the ops
+	// of shared areas; with Peers and ServiceToken, areas are shared with
+	// their member peers.
+	Directory *federation.Directory
+	// ReplicateInterval is how often every shared area is exchanged with
+	// every member peer (0: replica.DefaultInterval).
+	ReplicateInterval time.Duration
 }
 
 // Service is oc-workspace; it implements server.Component.
@@ -96,6 +109,8 @@ type Service struct {
 	token     apiclient.TokenSource // nil: workflows are not reconciled
 	verifier  authn.Verifier
 	reconcile time.Duration
+	// replicator shares the areas with member peers (nil: not shared).
+	replicator *replica.Replicator
 }
 
 var _ server.Component = (*Service)(nil)
@@ -119,6 +134,9 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	}
 	if d.PeerID == "" {
 		d.PeerID = DefaultPeerID
+	}
+	if _, err := migrate.LocalPeerIDs(ctx, d.Store, d.PeerID, d.Logger.With("service", "workspace")); err != nil {
+		return nil, fmt.Errorf("workspace: %w", err)
 	}
 	if d.GatewayURL == "" {
 		d.GatewayURL = DefaultGatewayURL
@@ -150,25 +168,35 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	}
 	resolver := &resolve.Catalog{PeerID: d.PeerID, Client: func(token string) resolve.Lookuper {
 		return catalogclient.New(d.GatewayURL, catalogclient.StaticToken(token), d.HTTPClient)
-	}}
+	}, Remote: &federation.Lookups{Gateway: d.GatewayURL, HTTP: d.HTTPClient}}
 	events := broker.NewPublisher(d.NATS, "workspace")
 	ws := workspace.NewService(wsRepo, nil, resolver, events, d.PeerID, log)
 	areas := area.NewService(area.Deps{Repo: areaRepo, Ops: ops, Workspaces: ws, Workflows: d.Workflows,
 		Resolver: resolver, Events: events, PeerID: d.PeerID, Logger: log})
 	ws.SetSharing(areas)
+	areaRepo.Self = d.PeerID
+	var repl *replica.Replicator
+	if d.Peers != nil && d.ServiceToken != nil && d.Directory != nil {
+		repl = replica.New(areas, d.GatewayURL, d.ServiceToken, d.ReplicateInterval, log)
+		areas.SetReplication(replica.Signer{Gateway: d.GatewayURL, Token: d.ServiceToken, Client: d.HTTPClient},
+			replica.Keys{Dir: d.Directory}, repl.Announce)
+	}
 
 	engine, api := server.New(server.Options{
-		Name: "workspace", Prefix: "/workspace", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
+		Peers: d.Peers,
+		Name:  "workspace", Prefix: "/workspace", Logger: d.Logger, Metrics: d.Metrics, Verifier: d.Verifier,
 		Checks: []server.Check{
 			{Name: "store", Check: d.Store.Ping},
 			{Name: "nats", Check: func(context.Context) error { return broker.Ping(d.NATS) }},
 		},
 		SwaggerInstance: "workspace",
 		MaxBodyBytes:    MaxBodyBytes,
+		PeerRoutes:      httpapi.FederationRoutes,
 	})
 	httpapi.Register(api, ws, areas, d.PeerID, keys.Middleware())
+	httpapi.RegisterFederation(api, areas)
 	return &Service{handler: engine, keys: keys, log: log, nats: d.NATS, areas: areas,
-		token: d.ServiceToken, verifier: d.Verifier, reconcile: d.ReconcileInterval}, nil
+		token: d.ServiceToken, verifier: d.Verifier, reconcile: d.ReconcileInterval, replicator: repl}, nil
 }
 
 // followWorkflows keeps the workflows shared in areas in step with
@@ -211,6 +239,12 @@ func (s *Service) Run(ctx context.Context) error {
 		func(ctx context.Context) error {
 			s.reconcileAreas(ctx)
 			return server.Every(ctx, s.reconcile, s.reconcileAreas)
+		},
+		func(ctx context.Context) error {
+			if s.replicator == nil {
+				return nil
+			}
+			return s.replicator.Run(ctx)
 		},
 		func(ctx context.Context) error {
 			return server.Every(ctx, PruneInterval, func(ctx context.Context) {

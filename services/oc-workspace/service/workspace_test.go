@@ -110,7 +110,7 @@ func TestWorkspaceResolvedResources(t *testing.T) {
 		if it := page.Items[0]; !it.Available || it.Resource == nil || it.Resource.Name != "Tiles" || it.Ref != tiles {
 			t.Errorf("tiles = %+v", it)
 		}
-		for i, want := range []string{"does not exist", "does not exist", "federation is not configured"} {
+		for i, want := range []string{"does not exist", "does not exist", "is not known to this peer"} {
 			it := page.Items[i+1]
 			if it.Available || it.Resource != nil || !contains(it.Reason, want) || it.AddedAt.IsZero() {
 				t.Errorf("item %d = %+v, want unavailable because %q", i+1, it, want)

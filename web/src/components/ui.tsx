@@ -86,10 +86,15 @@ const STATE_ICONS: Record<string, string> = {
 
 /** StateBadge shows a state by icon, word and colour. */
 export function StateBadge({ state }: { state: ExecState | StepState | string }) {
+  return <Badge state={state} icon={STATE_ICONS[state] ?? '•'} text={state} />
+}
+
+/** Badge shows a state (its class state-<state>) by icon, words and colour. */
+export function Badge({ state, icon, text }: { state: string; icon: string; text: string }) {
   return (
     <span className={`state state-${state}`}>
-      <span aria-hidden="true">{STATE_ICONS[state] ?? '•'}</span>
-      {state}
+      <span aria-hidden="true">{icon}</span>
+      {text}
     </span>
   )
 }

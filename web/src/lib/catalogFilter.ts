@@ -10,8 +10,16 @@ export interface CatalogFilter {
   tags: string[]
   owner?: string
   visibility?: Visibility
-  /** peer is the owning peer; the catalog answers this peer's resources, so it filters what came back. */
-  peer?: string
+  /**
+   * partners searches this peer's catalog and every partner's at once
+   * (GET /catalog/search) instead of this peer's only.
+   */
+  partners: boolean
+  /**
+   * peers are the owning peers shown: asked of the search across partners,
+   * or filtered from what this peer's catalog answered.
+   */
+  peers: string[]
   sort: string
   page: number
 }
@@ -35,7 +43,8 @@ export function readFilter(p: URLSearchParams): CatalogFilter {
     tags: p.getAll('tag').filter(Boolean),
     owner: p.get('owner') || undefined,
     visibility: vis && VISIBILITIES.includes(vis) ? vis : undefined,
-    peer: p.get('peer') || undefined,
+    partners: p.get('partners') === '1',
+    peers: p.getAll('peer').filter(Boolean),
     sort: sort in SORTS ? sort : 'name',
     page: Number.isInteger(page) && page > 0 ? page : 1,
   }
@@ -49,7 +58,8 @@ export function writeFilter(f: CatalogFilter): URLSearchParams {
   f.tags.forEach((t) => p.append('tag', t))
   if (f.owner) p.set('owner', f.owner)
   if (f.visibility) p.set('visibility', f.visibility)
-  if (f.peer) p.set('peer', f.peer)
+  if (f.partners) p.set('partners', '1')
+  f.peers.forEach((x) => p.append('peer', x))
   if (f.sort !== 'name') p.set('sort', f.sort)
   if (f.page > 1) p.set('page', String(f.page))
   return p
@@ -69,14 +79,24 @@ export function apiQuery(f: CatalogFilter, without?: keyof CatalogFilter): Query
   }
 }
 
+/** searchQuery is GET /catalog/search's query for a filter. */
+export function searchQuery(f: CatalogFilter): Query {
+  return { ...apiQuery(f), peer: f.peers }
+}
+
 /** toggle changes one facet, back to the first page. */
 export function toggle<K extends keyof CatalogFilter>(f: CatalogFilter, key: K, value: CatalogFilter[K]): CatalogFilter {
   return { ...f, [key]: f[key] === value ? undefined : value, page: 1 }
 }
 
+/** toggleIn adds a value to a list facet or takes it out, back to the first page. */
+export function toggleIn(f: CatalogFilter, key: 'tags' | 'peers', value: string): CatalogFilter {
+  const list = f[key]
+  return { ...f, [key]: list.includes(value) ? list.filter((t) => t !== value) : [...list, value], page: 1 }
+}
+
 export function toggleTag(f: CatalogFilter, tag: string): CatalogFilter {
-  const tags = f.tags.includes(tag) ? f.tags.filter((t) => t !== tag) : [...f.tags, tag]
-  return { ...f, tags, page: 1 }
+  return toggleIn(f, 'tags', tag)
 }
 
 /** count tallies the values items have, most frequent first. */

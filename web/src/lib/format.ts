@@ -63,3 +63,11 @@ export function refText(r: { peer?: string; id: string } | undefined): string {
   if (!r) return '—'
   return r.peer ? `${r.peer}/${r.id}` : r.id
 }
+
+/** splitList reads a comma-separated list, blanks dropped. */
+export function splitList(s: string): string[] {
+  return s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+}

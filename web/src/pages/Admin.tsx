@@ -5,6 +5,7 @@ import type { Client, Group, Page, User } from '../api/types'
 import { useAuth } from '../auth/context'
 import { CreateForm } from '../components/CreateForm'
 import { ErrorBox, Loading, Table, Time, Title } from '../components/ui'
+import { splitList } from '../lib/format'
 import { useAsync } from '../lib/useAsync'
 
 export default function Admin() {
@@ -40,12 +41,6 @@ export default function Admin() {
     </>
   )
 }
-
-const split = (s: string) =>
-  s
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean)
 
 function Users() {
   const users = useAsync((signal) => api.get<Page<User>>('/auth/admin/users', { limit: 200 }, signal), [])
@@ -101,7 +96,7 @@ function Users() {
           { name: 'groups', label: 'Groups', hint: 'Comma-separated; admin makes an administrator' },
         ]}
         submit={async (v) => {
-          await api.post('/auth/admin/users', { ...v, email: v.email || undefined, groups: split(v.groups) })
+          await api.post('/auth/admin/users', { ...v, email: v.email || undefined, groups: splitList(v.groups) })
           users.reload()
         }}
       />
@@ -187,7 +182,7 @@ function Clients() {
         ]}
         submit={async (v) => {
           setSecret(undefined)
-          setSecret(await api.post<Client>('/auth/admin/clients', { name: v.name, grant_types: ['client_credentials'], roles: split(v.roles) }))
+          setSecret(await api.post<Client>('/auth/admin/clients', { name: v.name, grant_types: ['client_credentials'], roles: splitList(v.roles) }))
           clients.reload()
         }}
       >

@@ -1,24 +1,37 @@
 import { useState, type FormEvent } from 'react'
 import { Link, useSearchParams } from 'react-router'
 import { api } from '../api/client'
+import { getSelf, listPeers, searchCatalog, type SearchResult } from '../api/peers'
 import { KINDS, VISIBILITIES, type Page, type Resource } from '../api/types'
-import { ErrorBox, KindBadge, Loading, Pager, Title } from '../components/ui'
+import { Badge, ErrorBox, KindBadge, Loading, Pager, Title } from '../components/ui'
 import {
   apiQuery,
   count,
   PAGE_SIZE,
   readFilter,
+  searchQuery,
   SORTS,
   toggle,
+  toggleIn,
   toggleTag,
   writeFilter,
   type CatalogFilter,
 } from '../lib/catalogFilter'
+import { missing, searchState } from '../lib/peers'
 import { useAsync } from '../lib/useAsync'
 
 interface Listing {
   page: Page<Resource>
-  kinds: Map<string, number>
+  /** kinds are the kind facet's counts (this peer's catalog only). */
+  kinds?: Map<string, number>
+  /** search is the answer of the search across partners. */
+  search?: SearchResult
+}
+
+interface PeerChoice {
+  id: string
+  name: string
+  self?: boolean
 }
 
 export function Catalog() {
@@ -29,6 +42,10 @@ export function Catalog() {
   const [q, setQ] = useState(filter.q)
 
   const listing = useAsync<Listing>(async (signal) => {
+    if (filter.partners) {
+      const search = await searchCatalog(searchQuery(filter), signal)
+      return { page: search, search }
+    }
     // The kind facet's counts: one count per kind, with the other filters.
     const [page, ...counts] = await Promise.all([
       api.get<Page<Resource>>('/catalog/resources', apiQuery(filter), signal),
@@ -39,8 +56,30 @@ export function Catalog() {
     return { page, kinds: new Map(KINDS.map((k, i) => [k, counts[i].total])) }
   }, [key])
 
+  // The peers a search across partners may ask: this peer and its partners.
+  const choices = useAsync<PeerChoice[]>(async (signal) => {
+    if (!filter.partners) return []
+    const [self, partners] = await Promise.all([getSelf(signal), listPeers(signal, 'partner')])
+    return [{ id: self.doc.id, name: self.doc.name, self: true }, ...(partners ?? []).map((p) => ({ id: p.id, name: p.name || p.id }))]
+  }, [filter.partners])
+
   const all = listing.data?.page.items ?? []
-  const items = filter.peer ? all.filter((r) => r.peer_id === filter.peer) : all
+  const found = listing.data?.search
+  const answered = found?.peers ?? []
+  const items = !found && filter.peers.length ? all.filter((r) => filter.peers.includes(r.peer_id)) : all
+  const names = new Map<string, PeerChoice>([...(choices.data ?? []), ...answered.map((p) => ({ id: p.peer, name: p.name || p.peer, self: p.self }))].map((p) => [p.id, p]))
+  const peerFacet: [string, string, number | undefined][] = found
+    ? [...names.values()].map((p) => [p.id, p.self ? `${p.name} (this peer)` : p.name, answered.find((a) => a.peer === p.id && a.state === 'answered')?.total])
+    : count(all, (r) => r.peer_id).map(([p, n]) => [p, p, n])
+  const owner = (r: Resource) => {
+    const p = names.get(r.peer_id)
+    if (!p) return `peer ${r.peer_id}`
+    return p.self ? `this peer (${p.name})` : `from ${p.name}`
+  }
+  const link = (r: Resource) => {
+    const p = names.get(r.peer_id)
+    return p && !p.self ? `/resources/${r.id}?peer=${encodeURIComponent(r.peer_id)}` : `/resources/${r.id}`
+  }
   const search = (e: FormEvent) => {
     e.preventDefault()
     set({ ...filter, q, page: 1 })
@@ -57,6 +96,10 @@ export function Catalog() {
         <button type="submit" className="primary">
           Search
         </button>
+        <label className="check">
+          <input type="checkbox" checked={filter.partners} onChange={() => set({ ...filter, partners: !filter.partners, peers: [], page: 1 })} />
+          Search partners too
+        </label>
         <label htmlFor="catalog-sort" className="visually-hidden">
           Sort by
         </label>
@@ -77,7 +120,8 @@ export function Catalog() {
                 <li key={k}>
                   <label className="check">
                     <input type="checkbox" checked={filter.kind === k} onChange={() => set(toggle(filter, 'kind', k))} />
-                    {k} <span className="muted">({listing.data?.kinds.get(k) ?? '…'})</span>
+                    {k}
+                    {!filter.partners && <span className="muted">({listing.data?.kinds?.get(k) ?? '…'})</span>}
                   </label>
                 </li>
               ))}
@@ -119,11 +163,12 @@ export function Catalog() {
           <fieldset>
             <legend>Peer</legend>
             <ul>
-              {count(all, (r) => r.peer_id).map(([p, n]) => (
+              {peerFacet.map(([p, label, n]) => (
                 <li key={p}>
                   <label className="check">
-                    <input type="checkbox" checked={filter.peer === p} onChange={() => set(toggle(filter, 'peer', p))} />
-                    {p} <span className="muted">({n})</span>
+                    <input type="checkbox" checked={filter.peers.includes(p)} onChange={() => set(toggleIn(filter, 'peers', p))} />
+                    <span className={label === p ? 'mono' : undefined}>{label}</span>
+                    {n !== undefined && <span className="muted">({n})</span>}
                   </label>
                 </li>
               ))}
@@ -152,22 +197,43 @@ export function Catalog() {
             <Loading />
           ) : (
             <>
+              {found && (
+                <ul className="peer-strip" aria-label="How each peer answered">
+                  {answered.map((r) => {
+                    const st = searchState(r)
+                    return (
+                      <li key={r.peer}>
+                        <strong>{r.name || r.peer}</strong>
+                        {r.self && ' (this peer)'} <Badge state={r.state} icon={st.icon} text={st.text} />
+                        {r.state !== 'answered' && r.error && <div className="small muted">{r.error}</div>}
+                      </li>
+                    )
+                  })}
+                </ul>
+              )}
+              {found?.partial && (
+                <p className="warning" role="status">
+                  <strong>Partial results:</strong> no answer from {missing(answered)}: what is shared there is missing from this list. Search again in
+                  a moment.
+                </p>
+              )}
               <p className="muted" role="status">
                 {listing.data?.page.total ?? 0} resource{listing.data?.page.total === 1 ? '' : 's'}
                 {filter.q && ` matching “${filter.q}”`}
+                {found && ` across ${answered.filter((r) => r.state === 'answered').length} of ${answered.length} peers`}
               </p>
               <ul className="cards">
                 {items.map((r) => (
-                  <li key={r.id} className="card">
+                  <li key={`${r.peer_id}/${r.id}`} className="card">
                     <div className="spread">
                       <h3>
-                        <Link to={`/resources/${r.id}`}>{r.name}</Link>
+                        <Link to={link(r)}>{r.name}</Link>
                       </h3>
                       <KindBadge kind={r.kind} />
                     </div>
                     {r.short_description && <p className="small">{r.short_description}</p>}
                     <div className="small muted">
-                      {r.visibility} · peer {r.peer_id} · {r.pricing?.model ?? 'free'}
+                      {r.visibility} · {owner(r)} · {r.pricing?.model ?? 'free'}
                     </div>
                     <div>
                       {(r.tags ?? []).map((t) => (

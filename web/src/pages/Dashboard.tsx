@@ -4,6 +4,7 @@ import { listPeers } from '../api/peers'
 import type { Execution, Page } from '../api/types'
 import { display, useAuth } from '../auth/context'
 import { ErrorBox, Loading, StateBadge, Time, Title } from '../components/ui'
+import { HEALTH_TEXT } from '../lib/peers'
 import { useAsync } from '../lib/useAsync'
 
 function ExecList({ items, empty }: { items: Execution[] | null | undefined; empty: string }) {
@@ -34,7 +35,7 @@ export function Dashboard() {
       api.get<Page<Execution>>('/scheduler/executions', { state: ['starting', 'running'], limit: 10, sort: '-start' }, signal),
       api.get<Page<Execution>>('/scheduler/executions', { state: ['failed'], limit: 5, sort: '-start' }, signal),
       api.get<Page<Execution>>('/scheduler/executions', { state: ['scheduled'], from: now, limit: 5, sort: 'start' }, signal),
-      listPeers(signal).catch(() => null),
+      listPeers(signal, 'partner').catch(() => null),
     ])
     return { active, failed, next, peers }
   }, [])
@@ -69,7 +70,7 @@ export function Dashboard() {
               <ul>
                 {(data.data?.peers ?? []).map((p) => (
                   <li key={p.id}>
-                    {p.name ?? p.id}: {p.relation ?? '—'}, {p.state ?? 'state unknown'}
+                    {p.name || p.id}: {HEALTH_TEXT[p.status?.health ?? 'unknown']?.text ?? p.status?.health}
                   </li>
                 ))}
               </ul>

@@ -1,5 +1,5 @@
 import { useState, type ReactNode } from 'react'
-import { Link, useNavigate, useParams } from 'react-router'
+import { Link, useNavigate, useParams, useSearchParams } from 'react-router'
 import { api, message, request } from '../api/client'
 import type { Page, Resource, Workspace } from '../api/types'
 import { useAuth } from '../auth/context'
@@ -11,12 +11,15 @@ export function ResourcePage() {
   const { id = '' } = useParams()
   const { me, admin } = useAuth()
   const navigate = useNavigate()
-  const res = useAsync((signal) => api.get<Resource>(`/catalog/resources/${id}`, undefined, signal), [id])
+  // peer: a partner's resource, read live from it through this peer's relay.
+  const peer = useSearchParams()[0].get('peer') ?? ''
+  const path = peer ? `/peer/relay/${encodeURIComponent(peer)}/catalog/resources/${encodeURIComponent(id)}` : `/catalog/resources/${id}`
+  const res = useAsync((signal) => api.get<Resource>(path, undefined, signal), [path])
   const [error, setError] = useState<unknown>()
   if (res.loading && !res.data) return <Loading />
   if (!res.data) return <ErrorBox error={res.error} />
   const r = res.data
-  const mine = admin || r.owners?.includes(me.sub)
+  const mine = !peer && (admin || r.owners?.includes(me.sub))
   const remove = async () => {
     if (!window.confirm(`Delete “${r.name}” from the catalog?`)) return
     try {
@@ -74,6 +77,7 @@ export function ResourcePage() {
         {r.name}
       </Title>
       <ErrorBox error={error} />
+      {peer && <p className="notice">A partner’s resource, read from its peer just now: only its peer’s users change it.</p>}
       {r.short_description && <p>{r.short_description}</p>}
       <div className="grid2">
         <section className="panel" aria-labelledby="facts">

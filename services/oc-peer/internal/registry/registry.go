@@ -169,6 +169,7 @@ func (r *Registry) Add(ctx context.Context, actor, base string, groups []string)
 				return federation.Peer{}, false, err
 			}
 			p.Version = v
+			r.dir.Forget(p.ID)
 			r.changed(ctx, actor, p)
 			return p, true, nil
 		}

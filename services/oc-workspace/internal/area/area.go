@@ -1,6 +1,7 @@
 package area
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,6 +43,13 @@ type Record struct {
 	Items []Item
 	// LastOp is the last change, kept here until it is surely in the log.
 	LastOp *wire.Op
+	// Pending are the ops of other peers merged by the last change, kept
+	// here until they are surely in the log.
+	Pending []wire.Op
+	// Vector is, per author peer, the highest OriginSeq such that this
+	// peer holds every op of that author up to it; nil in areas made
+	// before areas were shared between peers.
+	Vector map[string]int64
 }
 
 // Wire is the area as the API serves it.
@@ -81,6 +89,10 @@ type Repository interface {
 // for an op already there.
 type OpLog interface {
 	Append(ctx context.Context, op wire.Op) error
+	// All returns every op of the area, in the order of the log.
+	All(ctx context.Context, areaID string) ([]wire.Op, error)
+	// Seal stores an op's OriginSeq, KeyID and Sig.
+	Seal(ctx context.Context, op wire.Op) error
 	// List returns a page of the area's ops, newest first.
 	List(ctx context.Context, areaID string, limit, offset int) ([]wire.Op, int64, error)
 }
@@ -126,6 +138,8 @@ type Query struct {
 	Workspace string
 	Resource  string
 	Text      string
+	// WithPeers: only areas with member peers.
+	WithPeers bool
 	Sort      []Sort
 	Limit     int
 	Offset    int
@@ -142,6 +156,10 @@ type Service struct {
 	peerID     string
 	log        *slog.Logger
 	now        func() time.Time
+
+	signer    Signer
+	keys      Keys
+	announcer Announcer
 }
 
 // Deps are what the area service is built from.
@@ -165,23 +183,29 @@ func NewService(d Deps) *Service {
 
 // ---- access ----
 
-func member(r Record, subject string) (wire.Member, bool) {
-	i := slices.IndexFunc(r.Members, func(m wire.Member) bool { return m.Subject == subject })
+// member returns the member who is user subject of peer self.
+func member(r Record, self, subject string) (wire.Member, bool) {
+	i := slices.IndexFunc(r.Members, func(m wire.Member) bool {
+		return m.Subject == subject && (m.Peer == self || m.Peer == "")
+	})
 	if i < 0 {
 		return wire.Member{}, false
 	}
 	return r.Members[i], true
 }
 
-func canRead(p authn.Principal, r Record) bool {
-	_, ok := member(r, p.Subject)
+func (s *Service) canRead(p authn.Principal, r Record) bool {
+	if p.IsRemote() {
+		return false
+	}
+	_, ok := member(r, s.peerID, p.Subject)
 	return ok || p.IsAdmin()
 }
 
 // guardRead lets members and admins through; others get ErrNotFound.
-func guardRead(p authn.Principal) func(Record) error {
+func (s *Service) guardRead(p authn.Principal) func(Record) error {
 	return func(r Record) error {
-		if !canRead(p, r) {
+		if !s.canRead(p, r) {
 			return errs.NotFound("area")
 		}
 		return nil
@@ -190,12 +214,12 @@ func guardRead(p authn.Principal) func(Record) error {
 
 // guardAdmin lets area admins and platform admins through; other members
 // get ErrForbidden, others ErrNotFound.
-func guardAdmin(p authn.Principal) func(Record) error {
+func (s *Service) guardAdmin(p authn.Principal) func(Record) error {
 	return func(r Record) error {
-		if !canRead(p, r) {
+		if !s.canRead(p, r) {
 			return errs.NotFound("area")
 		}
-		if m, _ := member(r, p.Subject); !m.Admin && !p.IsAdmin() {
+		if m, _ := member(r, s.peerID, p.Subject); !m.Admin && !p.IsAdmin() {
 			return errs.Forbidden("only an admin member of the area or a platform admin may do this")
 		}
 		return nil
@@ -206,7 +230,7 @@ func guardAdmin(p authn.Principal) func(Record) error {
 
 // Get returns area id if p is a member or an admin.
 func (s *Service) Get(ctx context.Context, p authn.Principal, id string) (wire.Area, error) {
-	r, err := s.load(ctx, id, guardRead(p))
+	r, err := s.load(ctx, id, s.guardRead(p))
 	return r.Wire(), err
 }
 
@@ -242,7 +266,7 @@ func (s *Service) SharedWorkspaceIDs(ctx context.Context, subject string) ([]str
 
 // AreaWorkspaceIDs implements workspace.Sharing.
 func (s *Service) AreaWorkspaceIDs(ctx context.Context, p authn.Principal, areaID string) ([]string, error) {
-	r, err := s.load(ctx, areaID, guardRead(p))
+	r, err := s.load(ctx, areaID, s.guardRead(p))
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +285,7 @@ func (s *Service) workspaceIDs(r Record) []string {
 
 // History returns a page of area id's changes, newest first.
 func (s *Service) History(ctx context.Context, p authn.Principal, id string, limit, offset int) (wire.OpPage, error) {
-	r, err := s.load(ctx, id, guardRead(p))
+	r, err := s.load(ctx, id, s.guardRead(p))
 	if err != nil {
 		return wire.OpPage{}, err
 	}
@@ -293,12 +317,13 @@ func (s *Service) Create(ctx context.Context, p authn.Principal, in wire.AreaInp
 	}
 	now := s.now()
 	st := wire.Stamp{Clock: 1, Peer: s.peerID, By: p.Subject, At: now}
-	r := Record{Area: wire.Area{ID: uuid.NewString(), Name: in.Name, Description: in.Description,
-		Members: []wire.Member{{Subject: p.Subject, Admin: true, Stamp: st}}, Peers: []wire.PeerMember{},
-		Rules: []wire.RuleEntry{}, Clock: 1, CreatedBy: p.Subject, CreatedAt: now, UpdatedAt: now}, Items: []Item{}}
+	r := Record{Area: wire.Area{ID: uuid.NewString(), Name: in.Name, Description: in.Description, Home: s.peerID,
+		Members: []wire.Member{{Subject: p.Subject, Peer: s.peerID, Admin: true, Stamp: st}}, Peers: []wire.PeerMember{},
+		Rules: []wire.RuleEntry{}, Clock: 1, CreatedBy: p.Subject, CreatedAt: now, UpdatedAt: now}, Items: []Item{},
+		Vector: map[string]int64{s.peerID: 1}}
 	for _, m := range in.Members {
-		if _, ok := member(r, m); !ok {
-			r.Members = append(r.Members, wire.Member{Subject: m, Stamp: st})
+		if _, ok := member(r, s.peerID, m); !ok {
+			r.Members = append(r.Members, wire.Member{Subject: m, Peer: s.peerID, Stamp: st})
 		}
 	}
 	for _, peer := range in.Peers {
@@ -313,13 +338,14 @@ func (s *Service) Create(ctx context.Context, p authn.Principal, in wire.AreaInp
 		r.Rules = append(r.Rules, wire.RuleEntry{Rule: rule, Stamp: st})
 	}
 	op := s.op(r.ID, 1, wire.OpCreated, st, r.Wire())
+	op.OriginSeq = 1
 	r.LastOp = &op
 	v, err := s.repo.Insert(ctx, r)
 	if err != nil {
 		return wire.Area{}, fmt.Errorf("create area: %w", err)
 	}
 	r.Version = v
-	s.committed(ctx, op)
+	s.committed(ctx, op, r.Home, r.Peers)
 	return r.Wire(), nil
 }
 
@@ -343,7 +369,7 @@ func (s *Service) Update(ctx context.Context, p authn.Principal, id string, in w
 	if err := probs.Err(); err != nil {
 		return wire.Area{}, err
 	}
-	r, err := s.change(ctx, id, p.Subject, want, guardAdmin(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
+	r, err := s.change(ctx, id, p.Subject, want, s.guardAdmin(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
 		if r.Name == in.Name && r.Description == in.Description {
 			return "", nil, nil
 		}
@@ -356,7 +382,7 @@ func (s *Service) Update(ctx context.Context, p authn.Principal, id string, in w
 // Delete removes area id (area admins and platform admins).
 func (s *Service) Delete(ctx context.Context, p authn.Principal, id string, ifMatch int64) error {
 	cur, err := retry.OnConflict(ctx, func(ctx context.Context) (Record, error) {
-		cur, err := s.load(ctx, id, guardAdmin(p))
+		cur, err := s.load(ctx, id, s.guardAdmin(p))
 		if err != nil {
 			return Record{}, err
 		}
@@ -383,7 +409,12 @@ func (s *Service) Delete(ctx context.Context, p authn.Principal, id string, ifMa
 		return err
 	}
 	st := wire.Stamp{Clock: cur.Clock + 1, Peer: s.peerID, By: p.Subject, At: s.now()}
-	s.committed(ctx, s.op(id, seq(cur)+1, wire.OpDeleted, st, map[string]string{"id": id}))
+	op := s.op(id, seq(cur)+1, wire.OpDeleted, st, map[string]string{"id": id})
+	var err2 error
+	if op.OriginSeq, err2 = s.nextOrigin(ctx, &cur); err2 != nil {
+		s.log.WarnContext(ctx, "number the deletion of a shared area", "area", id, "err", err2)
+	}
+	s.committed(ctx, op, cur.Home, cur.Peers)
 	return nil
 }
 
@@ -392,9 +423,10 @@ func (s *Service) AddMember(ctx context.Context, p authn.Principal, id string, i
 	if !workspace.ValidIdentifier(in.Subject) {
 		return wire.Area{}, errs.Invalid("subject", "expected the user's subject: 1 to %d characters without spaces or '/'", maxAreaIdentifier)
 	}
-	r, err := s.change(ctx, id, p.Subject, 0, guardAdmin(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
-		m := wire.Member{Subject: in.Subject, Admin: in.Admin, Stamp: st}
-		i := slices.IndexFunc(r.Members, func(m wire.Member) bool { return m.Subject == in.Subject })
+	r, err := s.change(ctx, id, p.Subject, 0, s.guardAdmin(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
+		peer := cmp.Or(in.Peer, s.peerID)
+		m := wire.Member{Subject: in.Subject, Peer: peer, Admin: in.Admin, Stamp: st}
+		i := slices.IndexFunc(r.Members, func(m wire.Member) bool { return m.Subject == in.Subject && cmp.Or(m.Peer, s.peerID) == peer })
 		switch {
 		case i >= 0 && r.Members[i].Admin == in.Admin:
 			return "", nil, nil
@@ -414,9 +446,10 @@ func (s *Service) AddMember(ctx context.Context, p authn.Principal, id string, i
 }
 
 // RemoveMember removes a user member; the last admin member stays.
-func (s *Service) RemoveMember(ctx context.Context, p authn.Principal, id, subject string) (wire.Area, error) {
-	r, err := s.change(ctx, id, p.Subject, 0, guardAdmin(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
-		i := slices.IndexFunc(r.Members, func(m wire.Member) bool { return m.Subject == subject })
+func (s *Service) RemoveMember(ctx context.Context, p authn.Principal, id, subject, peer string) (wire.Area, error) {
+	peer = cmp.Or(peer, s.peerID)
+	r, err := s.change(ctx, id, p.Subject, 0, s.guardAdmin(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
+		i := slices.IndexFunc(r.Members, func(m wire.Member) bool { return m.Subject == subject && cmp.Or(m.Peer, s.peerID) == peer })
 		if i < 0 {
 			return "", nil, errs.NotFound("member")
 		}
@@ -424,7 +457,7 @@ func (s *Service) RemoveMember(ctx context.Context, p authn.Principal, id, subje
 			return "", nil, lastAdmin()
 		}
 		r.Members = slices.Delete(r.Members, i, i+1)
-		return wire.OpMemberRemoved, map[string]string{"subject": subject}, nil
+		return wire.OpMemberRemoved, map[string]string{"subject": subject, "peer": peer}, nil
 	})
 	return r.Wire(), err
 }
@@ -434,7 +467,7 @@ func (s *Service) AddPeer(ctx context.Context, p authn.Principal, id, peer strin
 	if !workspace.ValidIdentifier(peer) {
 		return wire.Area{}, errs.Invalid("peer", "expected a peer id: 1 to %d characters without spaces or '/'", maxAreaIdentifier)
 	}
-	r, err := s.change(ctx, id, p.Subject, 0, guardAdmin(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
+	r, err := s.change(ctx, id, p.Subject, 0, s.guardAdmin(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
 		if slices.ContainsFunc(r.Peers, func(pm wire.PeerMember) bool { return pm.Peer == peer }) {
 			return "", nil, nil
 		}
@@ -450,7 +483,7 @@ func (s *Service) AddPeer(ctx context.Context, p authn.Principal, id, peer strin
 
 // RemovePeer removes a member peer.
 func (s *Service) RemovePeer(ctx context.Context, p authn.Principal, id, peer string) (wire.Area, error) {
-	r, err := s.change(ctx, id, p.Subject, 0, guardAdmin(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
+	r, err := s.change(ctx, id, p.Subject, 0, s.guardAdmin(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
 		i := slices.IndexFunc(r.Peers, func(pm wire.PeerMember) bool { return pm.Peer == peer })
 		if i < 0 {
 			return "", nil, errs.NotFound("peer")
@@ -489,14 +522,14 @@ func (s *Service) Share(ctx context.Context, p authn.Principal, id string, in ap
 		return wire.Area{}, errs.Invalid("ref.peer", "only this peer's (%q) items can be shared for now: %s", s.peerID, resolve.RemoteReason(ref.Peer))
 	}
 	// Only members may share: check before fetching anything on their behalf.
-	if _, err := s.load(ctx, id, guardRead(p)); err != nil {
+	if _, err := s.load(ctx, id, s.guardRead(p)); err != nil {
 		return wire.Area{}, err
 	}
 	c, err := s.candidate(ctx, p, in.Kind, ref)
 	if err != nil {
 		return wire.Area{}, err
 	}
-	r, err := s.change(ctx, id, p.Subject, 0, guardRead(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
+	r, err := s.change(ctx, id, p.Subject, 0, s.guardRead(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
 		vs, _ := Evaluate(s.book(*r), Subject{Kind: in.Kind, Usage: c.item.Usage}, c.known)
 		if len(vs) > 0 {
 			return "", nil, errs.RuleBroken(vs)
@@ -553,7 +586,7 @@ func (s *Service) candidate(ctx context.Context, p authn.Principal, kind wire.Sh
 
 // Unshare removes an item from area id (any member).
 func (s *Service) Unshare(ctx context.Context, p authn.Principal, id string, kind wire.SharedKind, ref resource.Ref) (wire.Area, error) {
-	r, err := s.change(ctx, id, p.Subject, 0, guardRead(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
+	r, err := s.change(ctx, id, p.Subject, 0, s.guardRead(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
 		i := slices.IndexFunc(r.Items, func(x Item) bool { return x.Kind == kind && x.Ref == ref })
 		if i < 0 {
 			return "", nil, errs.NotFound("shared item")
@@ -580,7 +613,7 @@ func (s *Service) SetRules(ctx context.Context, p authn.Principal, id string, in
 	if err := probs.Err(); err != nil {
 		return wire.RulesResult{}, err
 	}
-	cur, err := s.load(ctx, id, guardAdmin(p))
+	cur, err := s.load(ctx, id, s.guardAdmin(p))
 	if err != nil {
 		return wire.RulesResult{}, err
 	}
@@ -589,7 +622,7 @@ func (s *Service) SetRules(ctx context.Context, p authn.Principal, id string, in
 	}
 	subjects, known := s.gather(ctx, p, cur)
 	var report wire.Report
-	r, err := s.change(ctx, id, p.Subject, want, guardAdmin(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
+	r, err := s.change(ctx, id, p.Subject, want, s.guardAdmin(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
 		old := make(map[string]wire.RuleEntry, len(r.Rules))
 		for _, e := range r.Rules {
 			old[e.ID] = e
@@ -626,7 +659,7 @@ func (s *Service) SetRules(ctx context.Context, p authn.Principal, id string, in
 
 // Violations re-checks everything area id holds against its rules now.
 func (s *Service) Violations(ctx context.Context, p authn.Principal, id string) (wire.Report, error) {
-	r, err := s.load(ctx, id, guardRead(p))
+	r, err := s.load(ctx, id, s.guardRead(p))
 	if err != nil {
 		return wire.Report{}, err
 	}
@@ -795,7 +828,10 @@ func (s *Service) change(ctx context.Context, id, by string, want int64, guard f
 		}
 		next.Clock, next.UpdatedAt = st.Clock, st.At
 		op := s.op(id, seq(cur)+1, typ, st, data)
-		next.LastOp = &op
+		if op.OriginSeq, err = s.nextOrigin(ctx, &next); err != nil {
+			return Record{}, err
+		}
+		next.LastOp, next.Pending = &op, nil
 		v, err := s.repo.Replace(ctx, next, cur.Version)
 		if errors.Is(err, errs.ErrVersionConflict) || errors.Is(err, errs.ErrNotFound) {
 			err = s.conflict(ctx, id, cur.Version)
@@ -808,7 +844,9 @@ func (s *Service) change(ctx context.Context, id, by string, want int64, guard f
 			return Record{}, fmt.Errorf("update area %s: %w", id, err)
 		}
 		next.Version = v
-		s.committed(ctx, op)
+		// The peers told are those before and after the change: a peer
+		// removed learns it was.
+		s.committed(ctx, op, next.Home, append(slices.Clone(cur.Peers), next.Peers...))
 		return next, nil
 	})
 }
@@ -828,11 +866,14 @@ func (s *Service) load(ctx context.Context, id string, guard func(Record) error)
 // logged makes sure the area's last op is in the log: a change that
 // stopped between its replace and its append is completed here.
 func (s *Service) logged(ctx context.Context, r Record) error {
-	if r.LastOp == nil {
-		return nil
+	pending := r.Pending
+	if r.LastOp != nil && !slices.ContainsFunc(pending, func(op wire.Op) bool { return op.ID == r.LastOp.ID }) {
+		pending = append(slices.Clone(pending), *r.LastOp)
 	}
-	if err := s.ops.Append(ctx, *r.LastOp); err != nil && !errors.Is(err, errs.ErrDuplicate) {
-		return fmt.Errorf("log op %d of area %s: %w", r.LastOp.Seq, r.ID, err)
+	for _, op := range pending {
+		if err := s.ops.Append(ctx, op); err != nil && !errors.Is(err, errs.ErrDuplicate) {
+			return fmt.Errorf("log op %d of area %s: %w", op.Seq, r.ID, err)
+		}
 	}
 	return nil
 }
@@ -840,10 +881,19 @@ func (s *Service) logged(ctx context.Context, r Record) error {
 // committed appends a committed op to the log and announces it. A failed
 // append is repaired by the next change (LastOp), a lost event by readers
 // reconciling from the store, so neither fails the request.
-func (s *Service) committed(ctx context.Context, op wire.Op) {
+func (s *Service) committed(ctx context.Context, op wire.Op, home string, peers []wire.PeerMember) {
 	if err := s.ops.Append(ctx, op); err != nil && !errors.Is(err, errs.ErrDuplicate) {
 		s.log.WarnContext(ctx, "area op not logged yet; the next change will", "area", op.AreaID, "seq", op.Seq, "err", err)
 	}
+	s.announce(op.AreaID, home, peers)
+	if s.events == nil {
+		return
+	}
+	s.publish(ctx, op)
+}
+
+// publish announces op on NATS.
+func (s *Service) publish(ctx context.Context, op wire.Op) {
 	if s.events == nil {
 		return
 	}

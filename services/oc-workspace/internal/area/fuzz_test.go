@@ -1,6 +1,10 @@
 package area
 
 import (
+	"context"
+	"errors"
+	"log/slog"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -58,4 +62,74 @@ func FuzzRuleBook(f *testing.F) {
 			ids[r.ID] = true
 		}
 	})
+}
+
+// keysRefusing refuses every signature: what a peer that knows none of the
+// authors does.
+type keysRefusing struct{}
+
+func (keysRefusing) VerifyOp(context.Context, string, string, []byte, []byte) error {
+	return errors.New("unknown author")
+}
+
+// FuzzDecodeOps decodes a body of ops sent by another peer as the ops
+// route does, and checks it: never a panic; an op that passes the shape
+// check and is not this peer's passes only with a verified signature (here
+// none does); and whatever the ops, folding them gives the same area in
+// any order.
+func FuzzDecodeOps(f *testing.F) {
+	created := `{"id":"c1","area_id":"area-1","type":"area.created","stamp":{"clock":1,"peer":"peer-b","by":"u","at":"2026-01-01T00:00:00Z"},` +
+		`"data":{"id":"area-1","name":"n","members":[{"subject":"u","admin":true}],"peers":[{"peer":"peer-a"}]},"origin_seq":1,"key_id":"k","sig":"AAAA"}`
+	for _, s := range []string{
+		`{"ops":[]}`,
+		`{"ops":[` + created + `]}`,
+		`{"ops":[` + created + `,{"id":"u1","area_id":"area-1","type":"area.updated","stamp":{"clock":2,"peer":"peer-a"},"data":{"name":"x"},"origin_seq":1,"key_id":"k","sig":"AAAA"}]}`,
+		`{"ops":[{"id":"m","area_id":"area-1","type":"member.added","stamp":{"clock":3,"peer":"peer-b"},"data":{"subject":""},"origin_seq":2,"key_id":"k","sig":"AA=="}]}`,
+		`{"ops":[{"id":"x","area_id":"other","type":"nope","stamp":{"clock":-1}}]}`,
+		`{"ops":null}`, `[]`, `{"ops":[{"data":"not an object"}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	svc := &Service{peerID: "peer-a", keys: keysRefusing{}, log: slog.New(slog.DiscardHandler)}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var in struct {
+			Ops []wire.Op `json:"ops"`
+		}
+		if server.DecodeBytes(body, &in) != nil {
+			return
+		}
+		valid, refused, err := svc.CheckOps(context.Background(), "area-1", in.Ops)
+		if err == nil {
+			for _, op := range valid {
+				if op.Stamp.Peer != svc.peerID {
+					t.Fatalf("op %s of %s passed without a verified signature", op.ID, op.Stamp.Peer)
+				}
+			}
+			if len(valid)+refused != len(in.Ops) {
+				t.Fatalf("%d valid and %d refused of %d ops", len(valid), refused, len(in.Ops))
+			}
+		}
+		rev := slices.Clone(in.Ops)
+		slices.Reverse(rev)
+		a, da, oka := Fold(in.Ops, Record{})
+		b, db, okb := Fold(rev, Record{})
+		if oka != okb || da != db || !reflect.DeepEqual(a, b) {
+			// Ops sharing an id are one op to a member (the log keeps the
+			// first): the order decides only between duplicates.
+			if !hasDuplicateIDs(in.Ops) {
+				t.Fatalf("the fold depends on the order:\n%+v\n%+v", a, b)
+			}
+		}
+	})
+}
+
+func hasDuplicateIDs(ops []wire.Op) bool {
+	seen := map[string]bool{}
+	for _, op := range ops {
+		if seen[op.ID] {
+			return true
+		}
+		seen[op.ID] = true
+	}
+	return false
 }

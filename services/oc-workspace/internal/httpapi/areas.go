@@ -249,6 +249,7 @@ func (h *Handler) addMember(c *gin.Context) {
 //	@Security		BearerAuth
 //	@Param			id		path		string	true	"Area id (UUID)"
 //	@Param			subject	path		string	true	"The member's subject"
+//	@Param			peer	query		string	false	"The member's peer, for a user of a member peer (default: this peer)"
 //	@Success		200		{object}	workspace.Area
 //	@Failure		401		{object}	apierror.Envelope
 //	@Failure		403		{object}	apierror.Envelope
@@ -264,7 +265,7 @@ func (h *Handler) removeMember(c *gin.Context) {
 	if !ok {
 		return
 	}
-	a, err := h.areas.RemoveMember(c.Request.Context(), p, id, c.Param("subject"))
+	a, err := h.areas.RemoveMember(c.Request.Context(), p, id, c.Param("subject"), c.Query("peer"))
 	if err != nil {
 		fail(c, err)
 		return

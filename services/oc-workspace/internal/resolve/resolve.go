@@ -8,8 +8,10 @@ package resolve
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/opencloud/opencloud/libs/apiclient"
+	"github.com/opencloud/opencloud/libs/federation"
 	"github.com/opencloud/opencloud/libs/resource"
 )
 
@@ -21,7 +23,7 @@ type Result struct {
 }
 
 // Resolver resolves references for the holder of token. Results are in the
-// order of refs. A resolver of remote peers fits behind the same interface.
+// order of refs.
 type Resolver interface {
 	Resolve(ctx context.Context, token string, refs []resource.Ref) []Result
 }
@@ -32,30 +34,35 @@ type Lookuper interface {
 }
 
 // Catalog resolves the references of this peer through its catalog, and
-// reports those of other peers as unreachable.
+// those of other peers at their peers, all at once.
 type Catalog struct {
 	PeerID string
 	// Client returns a catalog client acting with token.
 	Client func(token string) Lookuper
+	// Remote asks the other peers, through this peer's relay.
+	Remote *federation.Lookups
 }
 
 // ReasonMissing is why a local reference does not resolve.
 const ReasonMissing = "the resource does not exist in the catalog or is not visible to you"
 
-// RemoteReason is why a reference of another peer does not resolve yet.
+// RemoteReason says that a reference is of another peer, for what takes
+// this peer's items only.
 func RemoteReason(peer string) string {
-	return fmt.Sprintf("peer %q is not reachable from this peer yet (federation is not configured)", peer)
+	return fmt.Sprintf("%q is another peer", peer)
 }
 
-// Resolve implements Resolver, asking the catalog resource.MaxLookup ids at a time.
+// Resolve implements Resolver, asking the catalog resource.MaxLookup ids at
+// a time while the other peers are asked.
 func (c *Catalog) Resolve(ctx context.Context, token string, refs []resource.Ref) []Result {
 	out := make([]Result, len(refs))
 	var local []string
+	var far []resource.Ref
 	at := map[string][]int{}
 	for i, r := range refs {
 		out[i].Ref = r
 		if r.Peer != c.PeerID {
-			out[i].Reason = RemoteReason(r.Peer)
+			far = append(far, r)
 			continue
 		}
 		if _, ok := at[r.ID]; !ok {
@@ -63,12 +70,28 @@ func (c *Catalog) Resolve(ctx context.Context, token string, refs []resource.Ref
 		}
 		at[r.ID] = append(at[r.ID], i)
 	}
-	if len(local) == 0 {
-		return out
+	var remote map[resource.Ref]federation.Resolved
+	var wg sync.WaitGroup
+	if len(far) > 0 {
+		wg.Go(func() { remote = c.Remote.Lookup(ctx, token, far) })
 	}
+	if len(local) > 0 {
+		c.resolveLocal(ctx, token, local, at, out)
+	}
+	wg.Wait()
+	for i := range out {
+		if r, ok := remote[out[i].Ref]; ok {
+			out[i].Resource, out[i].Reason = r.Resource, r.Reason
+		}
+	}
+	return out
+}
+
+// resolveLocal fills the results at[id] of every id in ids.
+func (c *Catalog) resolveLocal(ctx context.Context, token string, ids []string, at map[string][]int, out []Result) {
 	cl := c.Client(token)
-	for start := 0; start < len(local); start += resource.MaxLookup {
-		batch := local[start:min(start+resource.MaxLookup, len(local))]
+	for start := 0; start < len(ids); start += resource.MaxLookup {
+		batch := ids[start:min(start+resource.MaxLookup, len(ids))]
 		res, err := cl.Lookup(ctx, batch)
 		if err != nil {
 			reason := "the catalog could not be reached; try again later"
@@ -96,5 +119,4 @@ func (c *Catalog) Resolve(ctx context.Context, token string, refs []resource.Ref
 			}
 		}
 	}
-	return out
 }

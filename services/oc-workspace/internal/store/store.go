@@ -43,6 +43,7 @@ var AreaSpec = ds.Spec{
 		{Name: "name", Type: ds.String},
 		{Name: "sort_name", Type: ds.String},
 		{Name: "member_subjects", Type: ds.StringArray},
+		{Name: "peer_count", Type: ds.Int},
 		{Name: "shared_workspaces", Type: ds.StringArray},
 		{Name: "shared_workflows", Type: ds.StringArray},
 		{Name: "shared_resources", Type: ds.StringArray},
@@ -58,6 +59,7 @@ var OpSpec = ds.Spec{
 	Fields: []ds.Field{
 		{Name: "area_id", Type: ds.String},
 		{Name: "seq", Type: ds.Int},
+		{Name: "origin_seq", Type: ds.Int},
 	},
 	Indexes: []ds.Index{{Fields: []string{"area_id", "seq"}, Unique: true}},
 }
@@ -73,6 +75,21 @@ func Open(ctx context.Context, s ds.Store) (*Workspaces, *Areas, *Ops, error) {
 		cs[i] = c
 	}
 	return &Workspaces{c: cs[0]}, &Areas{c: cs[1]}, &Ops{c: cs[2]}, nil
+}
+
+// All implements area.OpLog.
+func (s *Ops) All(ctx context.Context, areaID string) ([]wire.Op, error) {
+	ops, _, err := s.find(ctx, areaID, false, 0, 0)
+	return ops, err
+}
+
+// Seal implements area.OpLog.
+func (s *Ops) Seal(ctx context.Context, op wire.Op) error {
+	_, err := s.c.UpdateIf(ctx, op.ID, nil, map[string]any{"origin_seq": op.OriginSeq, "key_id": op.KeyID, "sig": op.Sig})
+	if err != nil {
+		return fmt.Errorf("seal op %s: %w", op.ID, translate(err))
+	}
+	return nil
 }
 
 // ---- workspaces ----
@@ -211,22 +228,33 @@ func (s *Workspaces) Find(ctx context.Context, q workspace.Query) ([]wire.Worksp
 
 type areaDoc struct {
 	wire.Area
-	Items            []area.Item `json:"items"`
-	LastOp           *wire.Op    `json:"last_op,omitempty"`
-	SortName         string      `json:"sort_name"`
-	MemberSubjects   []string    `json:"member_subjects"`
-	SharedWorkspaces []string    `json:"shared_workspaces"`
-	SharedWorkflows  []string    `json:"shared_workflows"`
-	SharedResources  []string    `json:"shared_resources"`
+	Items    []area.Item `json:"items"`
+	LastOp   *wire.Op    `json:"last_op,omitempty"`
+	Pending  []wire.Op   `json:"pending_ops,omitempty"`
+	Vector   area.Vector `json:"vector,omitempty"`
+	SortName string      `json:"sort_name"`
+	// MemberSubjects are the subjects of the members who are users of
+	// this peer; PeerCount counts the member peers.
+	MemberSubjects   []string `json:"member_subjects"`
+	PeerCount        int      `json:"peer_count"`
+	SharedWorkspaces []string `json:"shared_workspaces"`
+	SharedWorkflows  []string `json:"shared_workflows"`
+	SharedResources  []string `json:"shared_resources"`
 }
 
 // Areas implements area.Repository.
-type Areas struct{ c ds.Collection }
+type Areas struct {
+	c ds.Collection
+	// Self is this peer's id: members of other peers are not listed as
+	// this peer's users.
+	Self string
+}
 
 var _ area.Repository = (*Areas)(nil)
 
-func toAreaDoc(r area.Record) areaDoc {
-	d := areaDoc{Area: r.Area, Items: r.Items, LastOp: r.LastOp, SortName: strings.ToLower(r.Name),
+func (s *Areas) toAreaDoc(r area.Record) areaDoc {
+	d := areaDoc{Area: r.Area, Items: r.Items, LastOp: r.LastOp, Pending: r.Pending, Vector: r.Vector, PeerCount: len(r.Peers),
+		SortName:       strings.ToLower(r.Name),
 		MemberSubjects: []string{}, SharedWorkspaces: []string{}, SharedWorkflows: []string{}, SharedResources: []string{}}
 	// Items are the truth of the shared list; storing both would let them drift.
 	d.Area.Shared = nil
@@ -234,7 +262,9 @@ func toAreaDoc(r area.Record) areaDoc {
 		d.Items = []area.Item{}
 	}
 	for _, m := range r.Members {
-		d.MemberSubjects = append(d.MemberSubjects, m.Subject)
+		if m.Peer == "" || m.Peer == s.Self {
+			d.MemberSubjects = append(d.MemberSubjects, m.Subject)
+		}
 	}
 	for _, it := range r.Items {
 		k := area.Key(it.Ref)
@@ -252,12 +282,12 @@ func toAreaDoc(r area.Record) areaDoc {
 
 func (d areaDoc) record(id string, v int64) area.Record {
 	d.Area.ID, d.Area.Version = id, v
-	return area.Record{Area: d.Area, Items: d.Items, LastOp: d.LastOp}
+	return area.Record{Area: d.Area, Items: d.Items, LastOp: d.LastOp, Pending: d.Pending, Vector: d.Vector}
 }
 
 // Insert implements area.Repository.
 func (s *Areas) Insert(ctx context.Context, r area.Record) (int64, error) {
-	v, err := s.c.Insert(ctx, r.ID, toAreaDoc(r))
+	v, err := s.c.Insert(ctx, r.ID, s.toAreaDoc(r))
 	if err != nil {
 		return 0, fmt.Errorf("insert area %s: %w", r.ID, translate(err))
 	}
@@ -276,7 +306,7 @@ func (s *Areas) Get(ctx context.Context, id string) (area.Record, error) {
 
 // Replace implements area.Repository.
 func (s *Areas) Replace(ctx context.Context, r area.Record, version int64) (int64, error) {
-	v, err := s.c.Replace(ctx, r.ID, version, toAreaDoc(r))
+	v, err := s.c.Replace(ctx, r.ID, version, s.toAreaDoc(r))
 	if err != nil {
 		return 0, fmt.Errorf("replace area %s: %w", r.ID, translateAs(err, "area"))
 	}
@@ -296,6 +326,9 @@ func (s *Areas) Find(ctx context.Context, q area.Query) ([]area.Record, int64, e
 	var all []ds.Filter
 	for _, m := range q.Members {
 		all = append(all, ds.Eq("member_subjects", m))
+	}
+	if q.WithPeers {
+		all = append(all, ds.Gt("peer_count", 0))
 	}
 	for field, v := range map[string]string{"shared_workflows": q.Workflow, "shared_workspaces": q.Workspace, "shared_resources": q.Resource} {
 		if v != "" {
@@ -345,8 +378,12 @@ func (s *Ops) Append(ctx context.Context, op wire.Op) error {
 
 // List implements area.OpLog.
 func (s *Ops) List(ctx context.Context, areaID string, limit, offset int) ([]wire.Op, int64, error) {
+	return s.find(ctx, areaID, true, limit, offset)
+}
+
+func (s *Ops) find(ctx context.Context, areaID string, newest bool, limit, offset int) ([]wire.Op, int64, error) {
 	recs, total, err := s.c.Find(ctx, ds.Query{Filter: ds.Eq("area_id", areaID),
-		Sort: []ds.Sort{{Field: "seq", Desc: true}}, Limit: limit, Offset: offset})
+		Sort: []ds.Sort{{Field: "seq", Desc: newest}}, Limit: limit, Offset: offset})
 	if err != nil {
 		return nil, 0, fmt.Errorf("history of area %s: %w", areaID, translate(err))
 	}

@@ -1,0 +1,350 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencloud/opencloud/libs/federation"
+	"github.com/opencloud/opencloud/libs/peercall"
+	"github.com/opencloud/opencloud/libs/peerid"
+	"github.com/opencloud/opencloud/libs/resource"
+	"github.com/opencloud/opencloud/libs/testenv"
+)
+
+// fedPeer is one peer process of a federation test, with its admin token.
+type fedPeer struct {
+	*testenv.PeerProc
+	token string
+	id    string
+}
+
+func startFederation(t *testing.T, n int, env ...string) []*fedPeer {
+	t.Helper()
+	vars := map[string]string{"OC_PEER_HEARTBEAT": "1s"}
+	for i := 0; i+1 < len(env); i += 2 {
+		vars[env[i]] = env[i+1]
+	}
+	procs := testenv.StartPeers(t, n, testenv.PeerOptions{Name: "lab", Env: vars})
+	out := make([]*fedPeer, n)
+	for i, p := range procs {
+		fp := &fedPeer{PeerProc: p, token: p.AdminToken(t)}
+		var self struct {
+			ID string `json:"id"`
+		}
+		fp.decode(t, fp.call(t, http.MethodGet, "/peer/self", "", http.StatusOK), &self)
+		fp.id = self.ID
+		out[i] = fp
+	}
+	return out
+}
+
+func (p *fedPeer) call(t *testing.T, method, path, body string, want int) testenv.Response {
+	t.Helper()
+	r := testenv.Do(t, method, p.Base+path, p.token, body)
+	if want != 0 && r.Status != want {
+		t.Fatalf("%s %s on %s: %d %s, want %d", method, path, p.Name, r.Status, r.Body, want)
+	}
+	return r
+}
+
+func (p *fedPeer) decode(t *testing.T, r testenv.Response, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("%s: %v\n%s", p.Name, err, r.Body)
+	}
+}
+
+func (p *fedPeer) peer(t *testing.T, id string) federation.Peer {
+	t.Helper()
+	var fp federation.Peer
+	p.decode(t, p.call(t, http.MethodGet, "/peer/peers/"+id, "", http.StatusOK), &fp)
+	return fp
+}
+
+// partner makes a and b partners through their REST APIs, as their two
+// administrators do; url is where a reaches b (b reaches a at its own URL).
+func partner(t *testing.T, a, b *fedPeer, url string) {
+	t.Helper()
+	var added federation.Peer
+	a.decode(t, a.call(t, http.MethodPost, "/peer/peers", `{"url":"`+url+`"}`, 0), &added)
+	if added.ID != b.id {
+		t.Fatalf("%s added %s, got peer %q", a.Name, url, added.ID)
+	}
+	a.call(t, http.MethodPost, "/peer/peers/"+b.id+"/accept", "", http.StatusOK)
+	b.call(t, http.MethodPost, "/peer/peers/"+a.id+"/accept", "", http.StatusOK)
+	for _, side := range []struct{ from, to *fedPeer }{{a, b}, {b, a}} {
+		if rel := side.from.peer(t, side.to.id).Relation; rel != federation.Partner {
+			t.Fatalf("%s sees %s as %s, want partner", side.from.Name, side.to.Name, rel)
+		}
+	}
+}
+
+func (p *fedPeer) create(t *testing.T, name string, vis resource.Visibility) resource.Resource {
+	t.Helper()
+	in := resource.Input{Kind: resource.KindData, Name: name, Visibility: vis, Data: &resource.Data{Location: "s3://tiles/" + name}}
+	b, _ := json.Marshal(in)
+	var r resource.Resource
+	p.decode(t, p.call(t, http.MethodPost, "/catalog/resources", string(b), http.StatusCreated), &r)
+	return r
+}
+
+// searchResult is GET /catalog/search's answer.
+type searchResult struct {
+	Items   []resource.Resource `json:"items"`
+	Total   int64               `json:"total"`
+	Partial bool                `json:"partial"`
+	Peers   []struct {
+		Peer   string  `json:"peer"`
+		Name   string  `json:"name"`
+		State  string  `json:"state"`
+		Total  int64   `json:"total"`
+		TookMs float64 `json:"took_ms"`
+		Error  string  `json:"error"`
+	} `json:"peers"`
+}
+
+func (p *fedPeer) search(t *testing.T, query string) (searchResult, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	var res searchResult
+	p.decode(t, p.call(t, http.MethodGet, "/catalog/search?"+query, "", http.StatusOK), &res)
+	return res, time.Since(start)
+}
+
+func (r searchResult) state(peer string) string {
+	for _, p := range r.Peers {
+		if p.Peer == peer {
+			return p.State
+		}
+	}
+	return "absent"
+}
+
+func (r searchResult) names() string {
+	var out []string
+	for _, it := range r.Items {
+		out = append(out, it.Name)
+	}
+	return strings.Join(out, ",")
+}
+
+// Three peers as separate processes: partnering needs both administrators;
+// a partner sees public and partners-only resources, never private ones,
+// and a peer that is only known sees public ones; a search across partners
+// answers within its deadline when one partner is stopped and another's
+// link is cut, and says so per peer.
+func TestFederationCatalogs(t *testing.T) {
+	peers := startFederation(t, 3)
+	a, b, c := peers[0], peers[1], peers[2]
+	// a reaches b through a link the test can cut while both run.
+	link := testenv.Link(t, strings.TrimPrefix(b.Base, "http://"))
+	partner(t, a, b, link.URL())
+	partner(t, a, c, c.Base)
+
+	// Not partners: b and c know each other (their keys pinned), no more.
+	b.call(t, http.MethodPost, "/peer/peers", `{"url":"`+c.Base+`"}`, http.StatusCreated)
+	c.call(t, http.MethodPost, "/peer/peers", `{"url":"`+b.Base+`"}`, http.StatusCreated)
+	for _, p := range peers {
+		p.create(t, p.Name+"-public", resource.Public)
+		p.create(t, p.Name+"-partners", resource.Partners)
+		p.create(t, p.Name+"-private", resource.Private)
+	}
+
+	res, _ := a.search(t, "sort=name")
+	want := "lab-1-partners,lab-1-private,lab-1-public,lab-2-partners,lab-2-public,lab-3-partners,lab-3-public"
+	if got := res.names(); got != want || res.Partial || res.Total != 7 {
+		t.Fatalf("a's search: %s (total %d, partial %v), want %s\n%+v", got, res.Total, res.Partial, want, res.Peers)
+	}
+	for _, it := range res.Items {
+		if want := map[byte]string{'1': a.id, '2': b.id, '3': c.id}[it.Name[4]]; it.PeerID != want {
+			t.Errorf("%s carries peer %s, want %s", it.Name, it.PeerID, want)
+		}
+	}
+	// b is not c's partner: b's search covers its partner a only; and a
+	// call of b to c's catalog (through b's relay) sees c's public
+	// resources only.
+	res, _ = b.search(t, "")
+	if res.state(c.id) != "absent" || res.state(a.id) != "answered" {
+		t.Errorf("b's search asked %+v", res.Peers)
+	}
+	var page resource.Page
+	b.decode(t, b.call(t, http.MethodGet, "/peer/relay/"+c.id+"/catalog/resources", "", http.StatusOK), &page)
+	if len(page.Items) != 1 || page.Items[0].Name != "lab-3-public" {
+		t.Errorf("a known, non-partner peer sees %+v, want lab-3-public only", page.Items)
+	}
+	// Filters apply on every peer.
+	res, _ = a.search(t, "q=partners")
+	if got := res.names(); got != "lab-1-partners,lab-2-partners,lab-3-partners" {
+		t.Errorf("search q=partners: %s", got)
+	}
+	res, _ = a.search(t, "peer="+b.id+"&limit=1&offset=1")
+	if got := res.names(); got != "lab-2-public" || res.Total != 2 || len(res.Peers) != 1 {
+		t.Errorf("search of b only, second page: %s total %d peers %+v", got, res.Total, res.Peers)
+	}
+
+	// c stops, a's link to b drops its packets: the search still answers,
+	// within the deadline, with a's own results and each peer's state.
+	c.Stop()
+	link.Cut(testenv.Blackhole)
+	res, took := a.search(t, "")
+	if took > 3*time.Second {
+		t.Errorf("the search took %s with a partner dead and one unreachable; the deadline is 1s", took)
+	}
+	if !res.Partial || res.state(a.id) != "answered" || res.state(b.id) != "timeout" || res.state(c.id) != "offline" {
+		t.Errorf("states %+v partial %v", res.Peers, res.Partial)
+	}
+	if got := res.names(); got != "lab-1-partners,lab-1-private,lab-1-public" {
+		t.Errorf("partial results %s", got)
+	}
+	link.Restore()
+	res, _ = a.search(t, "peer="+b.id)
+	if res.Partial || res.state(b.id) != "answered" || len(res.Items) != 2 {
+		t.Errorf("after the link is back: %+v %s", res.Peers, res.names())
+	}
+	// The heartbeats see c offline.
+	deadline := time.Now().Add(10 * time.Second)
+	for a.peer(t, c.id).Status.Health != federation.Offline {
+		if time.Now().After(deadline) {
+			t.Fatalf("c still %+v after it stopped", a.peer(t, c.id).Status)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if s := a.peer(t, b.id).Status; s.Health != federation.Online || s.LastSeen == nil || s.RTTMillis <= 0 {
+		t.Errorf("b's health at a: %+v", s)
+	}
+}
+
+// caller is a peer of the test's own making: a key, and its self document
+// served on a loopback port so that a real peer can pin it.
+type caller struct {
+	key  *peerid.PrivateKey
+	base string
+}
+
+func newCaller(t *testing.T) *caller {
+	t.Helper()
+	key, err := peerid.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &caller{key: key, base: "http://" + ln.Addr().String()}
+	doc := peerid.NewSelfDoc(key, "test-caller", c.base, nil, time.Now())
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := doc.Sign(key, time.Now())
+		if err != nil || r.URL.Path != "/peer/self" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(b)
+	}))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return c
+}
+
+// signed sends a GET signed by the caller, changed by tamper before it
+// leaves; it returns the status and the error code.
+func (c *caller) signed(t *testing.T, s *peercall.Signer, audience string, url string, tamper func(*http.Request)) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sign(req, peerid.ID(audience), nil); err != nil {
+		t.Fatal(err)
+	}
+	if tamper != nil {
+		tamper(req)
+	}
+	return send(t, req)
+}
+
+func send(t *testing.T, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+		Items []resource.Resource `json:"items"`
+	}
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(resp.Body)
+	_ = json.Unmarshal(buf.Bytes(), &env)
+	if resp.StatusCode == http.StatusOK {
+		return resp.StatusCode, fmt.Sprint(len(env.Items))
+	}
+	return resp.StatusCode, env.Error.Code
+}
+
+// Signed calls to a real peer: a known peer's call is served (public
+// resources only); forged, replayed, expired, wrongly addressed, unsigned
+// calls and a blocked peer's calls are refused with the reason, and a route
+// not open to peers refuses even a good call.
+func TestSignedCallsRefused(t *testing.T) {
+	a := startFederation(t, 1)[0]
+	a.create(t, "open", resource.Public)
+	a.create(t, "mine", resource.Private)
+	c := newCaller(t)
+	s := &peercall.Signer{Peer: c.key.PeerID(), Key: c.key}
+	url := a.Base + "/catalog/resources"
+
+	if st, code := c.signed(t, s, a.id, url, nil); st != http.StatusUnauthorized || code != "unknown_peer" {
+		t.Errorf("an unknown peer: %d %s", st, code)
+	}
+	a.call(t, http.MethodPost, "/peer/peers", `{"url":"`+c.base+`"}`, http.StatusCreated)
+	if st, n := c.signed(t, s, a.id, url, nil); st != http.StatusOK || n != "1" {
+		t.Errorf("a known peer's call: %d, %s items, want 200 and the public one only", st, n)
+	}
+	var replayed *http.Request
+	cases := []struct {
+		name   string
+		signer *peercall.Signer
+		aud    string
+		url    string
+		tamper func(*http.Request)
+		status int
+		code   string
+	}{
+		{"forged", s, a.id, url, func(r *http.Request) {
+			h := r.Header.Get("Authorization")
+			r.Header.Set("Authorization", h[:len(h)-4]+"AAAA")
+		}, http.StatusUnauthorized, "bad_signature"},
+		{"replayed", s, a.id, url, func(r *http.Request) { replayed = r.Clone(r.Context()) }, http.StatusOK, "1"},
+		{"expired", &peercall.Signer{Peer: s.Peer, Key: c.key, Now: func() time.Time { return time.Now().Add(-2 * time.Minute) }},
+			a.id, url, nil, http.StatusUnauthorized, "expired"},
+		{"wrongly addressed", s, string(c.key.PeerID()), url, nil, http.StatusForbidden, "wrong_audience"},
+		{"another URL", s, a.id, url, func(r *http.Request) { r.URL.RawQuery = "visibility=private" }, http.StatusUnauthorized, "wrong_url"},
+		{"unsigned", s, a.id, url, func(r *http.Request) { r.Header.Set("Authorization", "OCPeer ") }, http.StatusUnauthorized, "malformed_token"},
+		{"not open to peers", s, a.id, a.Base + "/workspace/workspaces", nil, http.StatusForbidden, "forbidden"},
+	}
+	for _, tc := range cases {
+		if st, code := c.signed(t, tc.signer, tc.aud, tc.url, tc.tamper); st != tc.status || code != tc.code {
+			t.Errorf("%s: %d %s, want %d %s", tc.name, st, code, tc.status, tc.code)
+		}
+	}
+	if st, code := send(t, replayed); st != http.StatusUnauthorized || code != "replayed" {
+		t.Errorf("the same call again: %d %s, want 401 replayed", st, code)
+	}
+	a.call(t, http.MethodPost, "/peer/peers/"+string(c.key.PeerID())+"/block", "", http.StatusOK)
+	if st, code := c.signed(t, s, a.id, url, nil); st != http.StatusForbidden || code != "blocked" {
+		t.Errorf("a blocked peer: %d %s", st, code)
+	}
+}
