@@ -348,3 +348,86 @@ func TestSignedCallsRefused(t *testing.T) {
 		t.Errorf("a blocked peer: %d %s", st, code)
 	}
 }
+
+// References to a partner's resources resolve through it, with the user's
+// identity: in a workspace they are listed with what the partner says, or
+// unavailable with the reason; a workflow is validated against them as
+// against local ones; when the partner stops, the workspace says so.
+func TestFederationRemoteReferences(t *testing.T) {
+	peers := startFederation(t, 2)
+	a, b := peers[0], peers[1]
+	partner(t, a, b, b.Base)
+	in := resource.Input{Kind: resource.KindProcessing, Name: "ndvi", Visibility: resource.Partners,
+		Processing: &resource.Processing{Image: "busybox:1.36", OpenSource: true}}
+	body, _ := json.Marshal(in)
+	var ndvi resource.Resource
+	b.decode(t, b.call(t, http.MethodPost, "/catalog/resources", string(body), http.StatusCreated), &ndvi)
+	secret := b.create(t, "secret", resource.Private)
+	stranger, err := peerid.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ws struct {
+		ID string `json:"id"`
+	}
+	a.decode(t, a.call(t, http.MethodPost, "/workspace/workspaces", fmt.Sprintf(
+		`{"name":"study","resources":[{"peer":%q,"id":%q},{"peer":%q,"id":%q},{"peer":%q,"id":"x"}]}`,
+		b.id, ndvi.ID, b.id, secret.ID, stranger.PeerID()), http.StatusCreated), &ws)
+	type resolved struct {
+		Ref       resource.Ref       `json:"ref"`
+		Available bool               `json:"available"`
+		Reason    string             `json:"reason"`
+		Resource  *resource.Resource `json:"resource"`
+	}
+	list := func() map[string]resolved {
+		var page struct {
+			Items []resolved `json:"items"`
+		}
+		a.decode(t, a.call(t, http.MethodGet, "/workspace/workspaces/"+ws.ID+"/resources", "", http.StatusOK), &page)
+		out := map[string]resolved{}
+		for _, it := range page.Items {
+			out[it.Ref.ID] = it
+		}
+		return out
+	}
+	got := list()
+	if r := got[ndvi.ID]; !r.Available || r.Resource == nil || r.Resource.Name != "ndvi" || r.Resource.PeerID != b.id {
+		t.Errorf("the partner's resource: %+v", r)
+	}
+	if r := got[secret.ID]; r.Available || !strings.Contains(r.Reason, "does not exist") {
+		t.Errorf("the partner's private resource: %+v", r)
+	}
+	if r := got["x"]; r.Available || !strings.Contains(r.Reason, "not known to this peer") {
+		t.Errorf("a stranger's resource: %+v", r)
+	}
+
+	graph := fmt.Sprintf(`{"name":"w","graph":{"nodes":[`+
+		`{"id":"p","kind":"processing","resource":{"peer":%q,"id":%q},"position":{"x":0,"y":0}},`+
+		`{"id":"d","kind":"data","resource":{"peer":%q,"id":%q},"position":{"x":0,"y":0}}],"links":[]}}`,
+		b.id, ndvi.ID, b.id, ndvi.ID)
+	var v struct {
+		Problems []struct {
+			Code string `json:"code"`
+			Node string `json:"node"`
+		} `json:"problems"`
+		Warnings []struct {
+			Code string `json:"code"`
+			Node string `json:"node"`
+		} `json:"warnings"`
+	}
+	a.decode(t, a.call(t, http.MethodPost, "/workflow/workflows/validate", graph, http.StatusOK), &v)
+	codes := map[string]string{}
+	for _, p := range append(v.Problems, v.Warnings...) {
+		if p.Node != "" && (strings.HasPrefix(p.Code, "resource_") || p.Code == "kind_mismatch") {
+			codes[p.Node] = p.Code
+		}
+	}
+	if codes["d"] != "kind_mismatch" || codes["p"] != "" {
+		t.Errorf("validation against the partner's resource: %+v", v)
+	}
+
+	b.Stop()
+	if r := list()[ndvi.ID]; r.Available || !strings.Contains(r.Reason, "cannot be reached") {
+		t.Errorf("the partner stopped: %+v", r)
+	}
+}

@@ -638,6 +638,126 @@ const docTemplatecatalog = `{
                     }
                 }
             }
+        },
+        "/search": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "One query over this peer's catalog and every partner's (or the peers named with peer), asked at once. Each partner is asked live through oc-peer with the caller's identity, and applies its own visibility rules; it is waited for at most the peer deadline (1 s by default), so the answer never waits on a dead or slow peer. peers says, per peer, whether it answered, timed out, is offline, refused or failed, how long it took and when its results were read; partial is true when one did not answer. Items are merged in the order of sort (name by default, then peer and id), filtered and paginated as a local list is; each carries its owning peer in peer_id. offset+limit is at most 1000.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "resources"
+                ],
+                "summary": "Search this peer's catalog and its partners'",
+                "parameters": [
+                    {
+                        "type": "array",
+                        "items": {
+                            "type": "string"
+                        },
+                        "collectionFormat": "multi",
+                        "description": "Only these peers (this peer's id for its own catalog; repeatable)",
+                        "name": "peer",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "data",
+                            "processing",
+                            "storage",
+                            "compute",
+                            "workflow"
+                        ],
+                        "type": "string",
+                        "description": "Only this kind",
+                        "name": "kind",
+                        "in": "query"
+                    },
+                    {
+                        "type": "array",
+                        "items": {
+                            "type": "string"
+                        },
+                        "collectionFormat": "multi",
+                        "description": "Only resources with this tag (repeatable: all must be present)",
+                        "name": "tag",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only resources this subject owns",
+                        "name": "owner",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "public",
+                            "partners",
+                            "groups",
+                            "private"
+                        ],
+                        "type": "string",
+                        "description": "Only this visibility",
+                        "name": "visibility",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Search words (at most 200 characters)",
+                        "name": "q",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "default": "name",
+                        "description": "Comma-separated keys among name, kind, created_at, updated_at; '-' before a key sorts descending",
+                        "name": "sort",
+                        "in": "query"
+                    },
+                    {
+                        "maximum": 200,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size, 1 to 200",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "minimum": 0,
+                        "type": "integer",
+                        "default": 0,
+                        "description": "Items to skip",
+                        "name": "offset",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/search.Result"
+                        }
+                    },
+                    "400": {
+                        "description": "A parameter is invalid; details name it",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
         }
     },
     "definitions": {
@@ -1315,6 +1435,80 @@ const docTemplatecatalog = `{
                     "description": "WorkflowID is the workflow's id in oc-workflow.",
                     "type": "string",
                     "example": "6b0e3c6c-4d0a-4d21-9a43-0e4c1d7b9f10"
+                }
+            }
+        },
+        "search.PeerResult": {
+            "type": "object",
+            "properties": {
+                "error": {
+                    "description": "Error says why the peer gave nothing.",
+                    "type": "string"
+                },
+                "fetched_at": {
+                    "description": "FetchedAt is when the results were read: they are live, as of then.",
+                    "type": "string"
+                },
+                "name": {
+                    "type": "string"
+                },
+                "peer": {
+                    "type": "string"
+                },
+                "self": {
+                    "description": "Self is true for this peer's own catalog.",
+                    "type": "boolean"
+                },
+                "state": {
+                    "description": "State is answered, timeout, offline, refused or error.",
+                    "type": "string",
+                    "enum": [
+                        "answered",
+                        "timeout",
+                        "offline",
+                        "refused",
+                        "error"
+                    ]
+                },
+                "took_ms": {
+                    "description": "TookMillis is how long the peer took, or was waited for.",
+                    "type": "number"
+                },
+                "total": {
+                    "description": "Total is how many of the peer's resources match.",
+                    "type": "integer"
+                }
+            }
+        },
+        "search.Result": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "description": "Items are this page of the merged, ordered results; each carries\nits owning peer in peer_id.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/resource.Resource"
+                    }
+                },
+                "limit": {
+                    "type": "integer"
+                },
+                "offset": {
+                    "type": "integer"
+                },
+                "partial": {
+                    "description": "Partial is true when a peer asked did not answer.",
+                    "type": "boolean"
+                },
+                "peers": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/search.PeerResult"
+                    }
+                },
+                "total": {
+                    "description": "Total is the sum of the totals of the peers that answered.",
+                    "type": "integer"
                 }
             }
         }

@@ -15,6 +15,644 @@ const docTemplatepeer = `{
     "host": "{{.Host}}",
     "basePath": "{{.BasePath}}",
     "paths": {
+        "/peer/federation/partnership": {
+            "post": {
+                "description": "Another peer's administrator asked for a partnership (request), accepted this peer's request (accept), or removed this peer (end). The call is signed by the sending peer (Authorization: OCPeer); its self document, in the body, pins its key when this peer does not know it yet. A blocked peer is refused with 403.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "federation"
+                ],
+                "summary": "Receive a partnership message (peers only)",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "OCPeer \u003csigned call\u003e",
+                        "name": "Authorization",
+                        "in": "header",
+                        "required": true
+                    },
+                    {
+                        "description": "The message",
+                        "name": "message",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/registry.Message"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/registry.Answer"
+                        }
+                    },
+                    "400": {
+                        "description": "A malformed message",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unsigned, forged, expired, replayed or wrongly signed",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Blocked, or addressed to another peer",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "The message does not fit the relation (an accept nobody asked for)",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/peer/peers": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Every peer added by URL or that asked for a partnership, with its relation, groups, pinned key fingerprint and health from the heartbeats. Filters combine.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "peers"
+                ],
+                "summary": "The peers this peer knows",
+                "parameters": [
+                    {
+                        "enum": [
+                            "known",
+                            "requested",
+                            "invited",
+                            "partner",
+                            "blocked"
+                        ],
+                        "type": "string",
+                        "description": "Only this relation",
+                        "name": "relation",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only peers in this group",
+                        "name": "group",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Search words in the name and URL",
+                        "name": "q",
+                        "in": "query"
+                    },
+                    {
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size, 1 to 200",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "integer",
+                        "default": 0,
+                        "description": "Items to skip",
+                        "name": "offset",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.PeerPage"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Reads the peer's self document at URL/peer/self, verifies it and pins its key: compare the fingerprint shown with the one the other peer's administrator reads on their side before accepting a partnership. Adding a peer already known updates its URL and, after a key rotation it signed, its pinned keys; it keeps its relation (200). The peer is known, not yet a partner: POST /peer/peers/{id}/accept asks it.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "peers"
+                ],
+                "summary": "Add a peer by URL",
+                "parameters": [
+                    {
+                        "description": "The peer's URL",
+                        "name": "peer",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.AddPeer"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Already known",
+                        "schema": {
+                            "$ref": "#/definitions/federation.Peer"
+                        }
+                    },
+                    "201": {
+                        "description": "Added",
+                        "schema": {
+                            "$ref": "#/definitions/federation.Peer"
+                        }
+                    },
+                    "400": {
+                        "description": "A malformed URL, or this peer's own",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an administrator",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "The document does not continue the keys pinned for that peer",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "502": {
+                        "description": "No valid self document at that URL",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/peer/peers/{id}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "peers"
+                ],
+                "summary": "One peer",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Peer id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/federation.Peer"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The peer record's version"
+                            }
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Forgets the peer and its pinned key: its calls are refused as from an unknown peer and it sees nothing shared with partners any more. A partner is told when it answers.",
+                "tags": [
+                    "peers"
+                ],
+                "summary": "Remove a peer",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Peer id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "patch": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "peers"
+                ],
+                "summary": "Change a peer's URL or groups",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Peer id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The version changed (ETag)",
+                        "name": "If-Match",
+                        "in": "header"
+                    },
+                    {
+                        "description": "The fields to change",
+                        "name": "patch",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.PatchPeer"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/federation.Peer"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "If-Match is not the current version",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/peer/peers/{id}/accept": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "This administrator's yes. When the other peer's administrator already asked (relation invited), the peer becomes a partner on both sides; otherwise the other peer is asked (relation requested) and becomes a partner once its administrator accepts. The message is sent at once, and again with every heartbeat until the peer takes it (pending). Idempotent.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "peers"
+                ],
+                "summary": "Accept a partnership",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Peer id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/federation.Peer"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "The peer is blocked",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/peer/peers/{id}/block": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Every call of the peer is refused with 403 from now on, on every service of this peer. Idempotent.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "peers"
+                ],
+                "summary": "Block a peer",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Peer id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/federation.Peer"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/peer/peers/{id}/unblock": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The peer becomes known again; a partnership must be accepted anew.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "peers"
+                ],
+                "summary": "Unblock a peer",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Peer id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/federation.Peer"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/peer/relay/{peer}/{path}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Sends the request (method, path after /peer/relay/{peer}, query and body) to the peer, signed by this peer, and answers the peer's response. A user's call carries the user's identity (subject and groups): the other peer applies its rules to that user of this peer. A call of the services' own client carries none. The peer must be known and not blocked. X-OC-Timeout-Ms bounds the call (1 to 60000, default 15000): past it the answer is 504 peer_timeout; an unreachable peer is 502 peer_unreachable. X-OC-Peer in the answer names the peer that answered.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "federation"
+                ],
+                "summary": "Call another peer",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Peer id",
+                        "name": "peer",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The path on the peer, such as /catalog/resources",
+                        "name": "path",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Deadline of the call in milliseconds",
+                        "name": "X-OC-Timeout-Ms",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The peer's answer, whatever its status",
+                        "schema": {
+                            "type": "object"
+                        }
+                    },
+                    "400": {
+                        "description": "A bad timeout",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Unknown peer",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "The peer is blocked",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "502": {
+                        "description": "The peer could not be reached",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "504": {
+                        "description": "The peer did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Sends the request (method, path after /peer/relay/{peer}, query and body) to the peer, signed by this peer, and answers the peer's response. A user's call carries the user's identity (subject and groups): the other peer applies its rules to that user of this peer. A call of the services' own client carries none. The peer must be known and not blocked. X-OC-Timeout-Ms bounds the call (1 to 60000, default 15000): past it the answer is 504 peer_timeout; an unreachable peer is 502 peer_unreachable. X-OC-Peer in the answer names the peer that answered.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "federation"
+                ],
+                "summary": "Call another peer",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Peer id",
+                        "name": "peer",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The path on the peer, such as /catalog/resources",
+                        "name": "path",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Deadline of the call in milliseconds",
+                        "name": "X-OC-Timeout-Ms",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The peer's answer, whatever its status",
+                        "schema": {
+                            "type": "object"
+                        }
+                    },
+                    "400": {
+                        "description": "A bad timeout",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Unknown peer",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "409": {
+                        "description": "The peer is blocked",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "502": {
+                        "description": "The peer could not be reached",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "504": {
+                        "description": "The peer did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
         "/peer/self": {
             "get": {
                 "description": "Who this peer is: its peer id (derived from its first public key), name, URL and keys, signed by its current key. Anyone may read it, without a token. A client verifies the signature and that the id is derived from the first key (libs/peerid) before trusting it, and compares the fingerprint out of band before pinning the peer. The header X-OC-Key-Fingerprint gives the fingerprint of the key that signed the document, for display: it is not covered by the signature, so compute it from the document to compare. The document is signed anew at most every 5 minutes (issued_at) and may be cached that long.",
@@ -44,9 +682,278 @@ const docTemplatepeer = `{
                     }
                 }
             }
+        },
+        "/peer/sign": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Signs payloads of a known purpose with this peer's key, for this peer's services (the services' own client; users are refused): oc-workspace signs the ops of collaborative areas it shares with other peers. What is signed is \"opencloud/\u003cpurpose\u003e\\n\" followed by the payload, so a signature made here is never valid as a signed call or a self document.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "federation"
+                ],
+                "summary": "Sign documents of this peer (services only)",
+                "parameters": [
+                    {
+                        "description": "What to sign",
+                        "name": "request",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.SignRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.SignResponse"
+                        }
+                    },
+                    "400": {
+                        "description": "An unknown purpose, or too many payloads",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Not the services' client",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
         }
     },
     "definitions": {
+        "apierror.Envelope": {
+            "type": "object",
+            "properties": {
+                "error": {
+                    "$ref": "#/definitions/apierror.Error"
+                }
+            }
+        },
+        "apierror.Error": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "type": "string"
+                },
+                "details": {},
+                "message": {
+                    "type": "string"
+                }
+            }
+        },
+        "federation.Health": {
+            "type": "string",
+            "enum": [
+                "unknown",
+                "online",
+                "offline"
+            ],
+            "x-enum-varnames": [
+                "Unknown",
+                "Online",
+                "Offline"
+            ]
+        },
+        "federation.Peer": {
+            "type": "object",
+            "properties": {
+                "added_at": {
+                    "type": "string"
+                },
+                "fingerprint": {
+                    "description": "Fingerprint is the fingerprint of its current pinned key, to compare\nwith the other administrator's out of band.",
+                    "type": "string",
+                    "example": "5647 5AA7 5463 474C 0285 DF5D BF2B CAB7 3DA6 5135 8839 E9B7 7481 B2EA B107 708C"
+                },
+                "groups": {
+                    "description": "Groups are the peer groups this peer's administrators put it in,\nfor visibility \"groups\" and area rules.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "id": {
+                    "description": "ID is the peer's self-certifying id.",
+                    "type": "string",
+                    "example": "aejcavshlktviy2hjqbilx25x4v4vnz5uzitlcbz5g3xjans5kyqo4em"
+                },
+                "name": {
+                    "description": "Name is the peer's human name, from its self document.",
+                    "type": "string",
+                    "example": "lab-b"
+                },
+                "offers": {
+                    "description": "Offers is what the peer says it offers.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "pending": {
+                    "description": "Pending is a message to the peer not yet delivered (request,\naccept or end of the partnership); it is sent again with every\nheartbeat until the peer takes it.",
+                    "type": "string",
+                    "enum": [
+                        "request",
+                        "accept",
+                        "end"
+                    ]
+                },
+                "relation": {
+                    "enum": [
+                        "known",
+                        "requested",
+                        "invited",
+                        "partner",
+                        "blocked"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/federation.Relation"
+                        }
+                    ]
+                },
+                "self_doc": {
+                    "description": "SelfDoc is the peer's signed self document as pinned.",
+                    "type": "object"
+                },
+                "status": {
+                    "$ref": "#/definitions/federation.Status"
+                },
+                "updated_at": {
+                    "type": "string"
+                },
+                "url": {
+                    "description": "URL is where this peer reaches it: the URL the administrator gave,\nor the one in its self document.",
+                    "type": "string",
+                    "example": "https://opencloud.lab-b.example.org"
+                },
+                "version": {
+                    "description": "Version grows by one on every change; it is the ETag.",
+                    "type": "integer"
+                }
+            }
+        },
+        "federation.Relation": {
+            "type": "string",
+            "enum": [
+                "known",
+                "requested",
+                "invited",
+                "partner",
+                "blocked"
+            ],
+            "x-enum-varnames": [
+                "Known",
+                "Requested",
+                "Invited",
+                "Partner",
+                "Blocked"
+            ]
+        },
+        "federation.Status": {
+            "type": "object",
+            "properties": {
+                "health": {
+                    "enum": [
+                        "unknown",
+                        "online",
+                        "offline"
+                    ],
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/federation.Health"
+                        }
+                    ]
+                },
+                "last_checked": {
+                    "description": "LastChecked is when it was last called.",
+                    "type": "string"
+                },
+                "last_error": {
+                    "description": "LastError says why the last heartbeat failed.",
+                    "type": "string"
+                },
+                "last_seen": {
+                    "description": "LastSeen is when the peer last answered.",
+                    "type": "string"
+                },
+                "rtt_ms": {
+                    "description": "RTTMillis is the round-trip time of the last answered heartbeat.",
+                    "type": "number"
+                }
+            }
+        },
+        "httpapi.AddPeer": {
+            "type": "object",
+            "properties": {
+                "groups": {
+                    "description": "Groups puts the peer in these peer groups.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "eu-labs"
+                    ]
+                },
+                "url": {
+                    "description": "URL is the other peer's base URL: its self document is read at\nURL/peer/self.",
+                    "type": "string",
+                    "example": "https://opencloud.lab-b.example.org"
+                }
+            }
+        },
+        "httpapi.PatchPeer": {
+            "type": "object",
+            "properties": {
+                "groups": {
+                    "description": "Groups replaces the peer's groups.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "url": {
+                    "description": "URL is where this peer reaches the other from now on.",
+                    "type": "string"
+                }
+            }
+        },
+        "httpapi.PeerPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/federation.Peer"
+                    }
+                },
+                "limit": {
+                    "type": "integer"
+                },
+                "offset": {
+                    "type": "integer"
+                },
+                "total": {
+                    "type": "integer"
+                }
+            }
+        },
         "httpapi.SelfDocument": {
             "type": "object",
             "properties": {
@@ -125,6 +1032,67 @@ const docTemplatepeer = `{
                     "type": "string"
                 }
             }
+        },
+        "httpapi.SignRequest": {
+            "type": "object",
+            "properties": {
+                "payloads": {
+                    "description": "Payloads are the bytes to sign (base64 in JSON).",
+                    "type": "array",
+                    "items": {
+                        "type": "string",
+                        "format": "base64"
+                    }
+                },
+                "purpose": {
+                    "description": "Purpose is what the payloads are (area-op: ops of collaborative\nareas).",
+                    "type": "string",
+                    "enum": [
+                        "area-op"
+                    ]
+                }
+            }
+        },
+        "httpapi.SignResponse": {
+            "type": "object",
+            "properties": {
+                "key_id": {
+                    "type": "string"
+                },
+                "signatures": {
+                    "type": "array",
+                    "items": {
+                        "type": "string",
+                        "format": "base64"
+                    }
+                }
+            }
+        },
+        "registry.Answer": {
+            "type": "object",
+            "properties": {
+                "relation": {
+                    "$ref": "#/definitions/federation.Relation"
+                }
+            }
+        },
+        "registry.Message": {
+            "type": "object",
+            "properties": {
+                "action": {
+                    "description": "Action is request, accept or end.",
+                    "type": "string",
+                    "enum": [
+                        "request",
+                        "accept",
+                        "end"
+                    ]
+                },
+                "self_doc": {
+                    "description": "SelfDoc is the sender's signed self document: a peer that does not\nknow the sender pins its key from it.",
+                    "type": "object"
+                }
+            }
         }
     },
     "securityDefinitions": {
@@ -143,7 +1111,7 @@ var SwaggerInfopeer = &swag.Spec{
 	BasePath:         "/",
 	Schemes:          []string{},
 	Title:            "OpenCloud peer API",
-	Description:      "This peer's identity: its peer id, derived from its Ed25519 key, and the self document it signs (GET /peer/self).",
+	Description:      "This peer's identity (its peer id, derived from its Ed25519 key, and the self document it signs), the other peers it knows and its partnerships with them, and the relay through which this peer's users and services call other peers with signed calls.",
 	InfoInstanceName: "peer",
 	SwaggerTemplate:  docTemplatepeer,
 	LeftDelim:        "{{",

@@ -646,6 +646,12 @@ const docTemplateworkspace = `{
                         "name": "subject",
                         "in": "path",
                         "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The member's peer, for a user of a member peer (default: this peer)",
+                        "name": "peer",
+                        "in": "query"
                     }
                 ],
                 "responses": {
@@ -1131,6 +1137,138 @@ const docTemplateworkspace = `{
                     },
                     "401": {
                         "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/federation/areas/{id}/ops": {
+            "post": {
+                "description": "A member peer sends ops of the area (at most 1000), each signed by its author peer. Those this peer lacks join its history, and the area becomes the result of all its ops, ordered by (clock, author peer, op id): concurrent edits of one element resolve the same way on every member. Ops whose author's signature does not verify here are left out (refused). An area this peer does not hold is taken when the ops make this peer a member peer.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "federation"
+                ],
+                "summary": "Take ops of a shared area (peers only)",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "OCPeer \u003csigned call\u003e",
+                        "name": "Authorization",
+                        "in": "header",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Area id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The ops",
+                        "name": "request",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/replica.OpsRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/area.MergeResult"
+                        }
+                    },
+                    "400": {
+                        "description": "A malformed op",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Not a member peer",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/federation/areas/{id}/sync": {
+            "post": {
+                "description": "A member peer sends its version vector of the area and gets the ops this peer holds beyond it (at most 1000; more says whether others remain), each signed by its author peer, with this peer's own vector so that it can send what this peer lacks. A peer that is not (or no longer) a member peer of the area is refused with 403.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "federation"
+                ],
+                "summary": "Ops of a shared area a member peer lacks (peers only)",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "OCPeer \u003csigned call\u003e",
+                        "name": "Authorization",
+                        "in": "header",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Area id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The caller's vector",
+                        "name": "request",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/replica.SyncRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/replica.SyncResponse"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Not a member peer, blocked, or not a signed peer call",
                         "schema": {
                             "$ref": "#/definitions/apierror.Envelope"
                         }
@@ -1957,6 +2095,10 @@ const docTemplateworkspace = `{
                     "description": "Admin members may change the area's members, peers and rules.",
                     "type": "boolean"
                 },
+                "peer": {
+                    "description": "Peer is the peer the user belongs to, for a user of a member peer\n(default: this peer).",
+                    "type": "string"
+                },
                 "subject": {
                     "description": "Subject is the user's subject (its id in oc-auth).",
                     "type": "string",
@@ -2035,6 +2177,34 @@ const docTemplateworkspace = `{
                 }
             }
         },
+        "area.MergeResult": {
+            "type": "object",
+            "properties": {
+                "added": {
+                    "description": "Added counts the ops this peer did not hold.",
+                    "type": "integer"
+                },
+                "refused": {
+                    "description": "Refused counts the ops left out because their author's signature\ndid not verify here.",
+                    "type": "integer"
+                },
+                "vector": {
+                    "description": "Vector is this peer's vector after the merge.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/area.Vector"
+                        }
+                    ]
+                }
+            }
+        },
+        "area.Vector": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "integer",
+                "format": "int64"
+            }
+        },
         "httpapi.ConflictDetails": {
             "type": "object",
             "properties": {
@@ -2049,6 +2219,54 @@ const docTemplateworkspace = `{
             "properties": {
                 "workflow_id": {
                     "type": "string"
+                }
+            }
+        },
+        "replica.OpsRequest": {
+            "type": "object",
+            "properties": {
+                "ops": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workspace.Op"
+                    }
+                }
+            }
+        },
+        "replica.SyncRequest": {
+            "type": "object",
+            "properties": {
+                "vector": {
+                    "description": "Vector is the caller's version vector of the area.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/area.Vector"
+                        }
+                    ]
+                }
+            }
+        },
+        "replica.SyncResponse": {
+            "type": "object",
+            "properties": {
+                "more": {
+                    "description": "More is true when the callee holds more ops the caller lacks.",
+                    "type": "boolean"
+                },
+                "ops": {
+                    "description": "Ops are ops the caller lacks, at most 1000.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/workspace.Op"
+                    }
+                },
+                "vector": {
+                    "description": "Vector is the callee's version vector of the area.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/area.Vector"
+                        }
+                    ]
                 }
             }
         },
@@ -2596,6 +2814,10 @@ const docTemplateworkspace = `{
                 "description": {
                     "type": "string"
                 },
+                "home": {
+                    "description": "Home is the peer where the area was made; it holds the area with\nthe member peers.",
+                    "type": "string"
+                },
                 "id": {
                     "type": "string"
                 },
@@ -2734,6 +2956,10 @@ const docTemplateworkspace = `{
                     "description": "Admin members may change the area's members, rules and description.",
                     "type": "boolean"
                 },
+                "peer": {
+                    "description": "Peer is the peer the user belongs to (its subject is that peer's);\nempty in areas made before areas were shared between peers, where\nit is the peer holding the area.",
+                    "type": "string"
+                },
                 "stamp": {
                     "$ref": "#/definitions/workspace.Stamp"
                 },
@@ -2755,9 +2981,21 @@ const docTemplateworkspace = `{
                 "id": {
                     "type": "string"
                 },
+                "key_id": {
+                    "description": "KeyID and Sig are the author peer's signature of the op (see\nOpSigningInput), checked by every member peer that receives it.",
+                    "type": "string"
+                },
+                "origin_seq": {
+                    "description": "OriginSeq numbers the ops of the area its author peer (Stamp.Peer)\nmade: 1, 2, 3… Member peers compare them (version vectors) to find\nwhat they miss of each other. 0 in ops made before areas were shared.",
+                    "type": "integer"
+                },
                 "seq": {
                     "description": "Seq numbers the area's ops on this peer: 1, 2, 3…",
                     "type": "integer"
+                },
+                "sig": {
+                    "type": "string",
+                    "format": "base64"
                 },
                 "stamp": {
                     "$ref": "#/definitions/workspace.Stamp"

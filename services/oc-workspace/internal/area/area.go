@@ -315,6 +315,9 @@ func (s *Service) Create(ctx context.Context, p authn.Principal, in wire.AreaInp
 	if err := probs.Err(); err != nil {
 		return wire.Area{}, err
 	}
+	if err := s.checkPartners(ctx, "peers", in.Peers); err != nil {
+		return wire.Area{}, err
+	}
 	now := s.now()
 	st := wire.Stamp{Clock: 1, Peer: s.peerID, By: p.Subject, At: now}
 	r := Record{Area: wire.Area{ID: uuid.NewString(), Name: in.Name, Description: in.Description, Home: s.peerID,
@@ -466,6 +469,9 @@ func (s *Service) RemoveMember(ctx context.Context, p authn.Principal, id, subje
 func (s *Service) AddPeer(ctx context.Context, p authn.Principal, id, peer string) (wire.Area, error) {
 	if !workspace.ValidIdentifier(peer) {
 		return wire.Area{}, errs.Invalid("peer", "expected a peer id: 1 to %d characters without spaces or '/'", maxAreaIdentifier)
+	}
+	if err := s.checkPartners(ctx, "peer", []string{peer}); err != nil {
+		return wire.Area{}, err
 	}
 	r, err := s.change(ctx, id, p.Subject, 0, s.guardAdmin(p), func(r *Record, st wire.Stamp) (wire.OpType, any, error) {
 		if slices.ContainsFunc(r.Peers, func(pm wire.PeerMember) bool { return pm.Peer == peer }) {

@@ -72,6 +72,8 @@ func (keysRefusing) VerifyOp(context.Context, string, string, []byte, []byte) er
 	return errors.New("unknown author")
 }
 
+func (keysRefusing) Partner(context.Context, string) error { return errors.New("unknown peer") }
+
 // FuzzDecodeOps decodes a body of ops sent by another peer as the ops
 // route does, and checks it: never a panic; an op that passes the shape
 // check and is not this peer's passes only with a verified signature (here

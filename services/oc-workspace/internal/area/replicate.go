@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/server/retry"
 	wire "github.com/opencloud/opencloud/libs/workspace"
 
@@ -41,9 +40,28 @@ type Signer interface {
 	SignOps(ctx context.Context, inputs [][]byte) (keyID string, sigs [][]byte, err error)
 }
 
-// Keys checks another peer's signature of an op.
+// Keys checks another peer's signature of an op, and whether a peer is a
+// partner (only partners become member peers).
 type Keys interface {
 	VerifyOp(ctx context.Context, peer, keyID string, input, sig []byte) error
+	Partner(ctx context.Context, peer string) error
+}
+
+// checkPartners refuses peers that are not this peer's partners, when
+// areas are shared (without replication, peers are names only).
+func (s *Service) checkPartners(ctx context.Context, field string, peers []string) error {
+	if s.keys == nil {
+		return nil
+	}
+	for _, p := range peers {
+		if p == s.peerID {
+			return errs.Invalid(field, "%s is this peer: an area's member peers are other peers", p)
+		}
+		if err := s.keys.Partner(ctx, p); err != nil {
+			return errs.Invalid(field, "%v: only partners become member peers of an area", err)
+		}
+	}
+	return nil
 }
 
 // Announcer is told, after the fact, that area id changed and which peers
@@ -440,7 +458,3 @@ func (s *Service) VectorOf(ctx context.Context, id string) (Vector, error) {
 	}
 	return vectorOf(all), nil
 }
-
-// IsRemote reports whether p is another peer's call; replication routes
-// serve only those.
-func IsRemote(p authn.Principal) bool { return p.IsRemote() }

@@ -74,10 +74,9 @@ type Replicator struct {
 	interval time.Duration
 	log      *slog.Logger
 
-	mu      sync.Mutex
-	dirty   map[[2]string]bool // (area, peer) to exchange soon
-	wake    chan struct{}
-	running sync.WaitGroup
+	mu    sync.Mutex
+	dirty map[[2]string]bool // (area, peer) to exchange soon
+	wake  chan struct{}
 }
 
 // New returns a replicator of areas calling other peers through the
@@ -307,6 +306,18 @@ func (k Keys) VerifyOp(ctx context.Context, peer, keyID string, input, sig []byt
 	}
 	if !ed25519.Verify(key.PublicKey, federation.SigningMessage(wire.OpSigningPurpose, input), sig) {
 		return errors.New("bad signature")
+	}
+	return nil
+}
+
+// Partner implements area.Keys.
+func (k Keys) Partner(ctx context.Context, peer string) error {
+	p, _, err := k.Dir.Get(ctx, peerid.ID(peer))
+	if err != nil {
+		return fmt.Errorf("peer %s is not known to this peer", peer)
+	}
+	if p.Relation != federation.Partner {
+		return fmt.Errorf("peer %s is %s, not a partner", peer, p.Relation)
 	}
 	return nil
 }
