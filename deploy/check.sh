@@ -56,13 +56,18 @@ for t in "${targets[@]}"; do
 done
 
 echo "== each service alone (SQLite, NATS unreachable): healthz and the metrics Prometheus scrapes"
+# One SQLite file, oc-peer first: the other services read the peer id there,
+# where oc-peer publishes it on its first start.
+alone=(services/oc-peer)
 for t in "${targets[@]}"; do
+	case "$t" in cmd/opencloud | services/oc-peer) ;; *) alone+=("$t") ;; esac
+done
+for t in "${alone[@]}"; do
 	name=$(basename "$t")
-	[ "$name" = opencloud ] && continue
 	prefix=/${name#oc-}
 	log="$work/$name.log"
 	: >"$log" # exists before the service starts writing it, for the loop below to read
-	env -i OC_STORE=sqlite OC_SQLITE_PATH="$work/$name.db" OC_NATS_URL=nats://127.0.0.1:1 \
+	env -i OC_STORE=sqlite OC_SQLITE_PATH="$work/store.db" OC_NATS_URL=nats://127.0.0.1:1 \
 		OC_HTTP_ADDR=127.0.0.1:0 OC_LOG_FORMAT=json OC_ADMIN_PASSWORD=check-password-123 \
 		OC_AUTH_KEYS_KEY="$keys_key" OC_PEER_KEYS_KEY="$keys_key" "$work/out/$name" >"$log" 2>&1 &
 	pid=$!

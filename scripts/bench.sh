@@ -9,6 +9,10 @@
 #  7. rendering and validating the Argo Workflow of a 20-step execution;
 #  8. memory per concurrently followed execution, process and in-process
 #     launchers side by side (20 executions on the test cluster: make cluster-build);
+# 10. search across three partnered peers of 1,000 resources each (p50/p99:
+#     all up, one stopped, one unreachable), the time an area shared by two
+#     peers takes to converge after a partition with 1,000 changes on each
+#     side, and the cost of verifying one signed peer call;
 #  9. CPU of an idle all-in-one peer with no cluster while 1,000 executions
 #     are due and wait (scripts/idle-cpu.sh, about three minutes).
 set -euo pipefail
@@ -36,6 +40,9 @@ bench() { # module, package, pattern, benchtime
   (cd "$1" && go test -run '^$' -bench "$3" -benchmem -benchtime "$4" "$2" | grep -E '^Benchmark')
 }
 bench cmd/opencloud . PeerUnderLoad 3000x
+bench cmd/opencloud . FederatedSearch 200x
+bench cmd/opencloud . AreaConvergence 1x
+bench libs ./peercall 'Verify$' 2000x
 bench services/oc-auth ./service VerifyToken 1s
 bench services/oc-catalog ./service . 2000x
 bench libs ./store/sqlitestore . 500x

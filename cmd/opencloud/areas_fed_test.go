@@ -16,7 +16,7 @@ import (
 
 // mesh partners every pair of peers, each reaching each other through a
 // link of its own: links[i][j] carries i's calls to j.
-func mesh(t *testing.T, peers []*fedPeer) [][]*testenv.LinkProxy {
+func mesh(t testing.TB, peers []*fedPeer) [][]*testenv.LinkProxy {
 	t.Helper()
 	links := make([][]*testenv.LinkProxy, len(peers))
 	for i := range peers {
@@ -36,7 +36,7 @@ func mesh(t *testing.T, peers []*fedPeer) [][]*testenv.LinkProxy {
 	return links
 }
 
-func (p *fedPeer) area(t *testing.T, id string) (wire.Area, bool) {
+func (p *fedPeer) area(t testing.TB, id string) (wire.Area, bool) {
 	t.Helper()
 	r := p.call(t, http.MethodGet, "/workspace/areas/"+id, "", 0)
 	if r.Status == http.StatusNotFound {
@@ -50,13 +50,20 @@ func (p *fedPeer) area(t *testing.T, id string) (wire.Area, bool) {
 	return a, true
 }
 
-func (p *fedPeer) history(t *testing.T, id string) []string {
+// history returns the ids of every op in area id's history on p, sorted:
+// the order of a peer's log is its own.
+func (p *fedPeer) history(t testing.TB, id string) []string {
 	t.Helper()
-	var page wire.OpPage
-	p.decode(t, p.call(t, http.MethodGet, "/workspace/areas/"+id+"/history?limit=200", "", http.StatusOK), &page)
 	var ids []string
-	for _, op := range page.Items {
-		ids = append(ids, op.ID)
+	for offset := 0; ; offset += 200 {
+		var page wire.OpPage
+		p.decode(t, p.call(t, http.MethodGet, fmt.Sprintf("/workspace/areas/%s/history?limit=200&offset=%d", id, offset), "", http.StatusOK), &page)
+		for _, op := range page.Items {
+			ids = append(ids, op.ID)
+		}
+		if len(page.Items) < 200 {
+			break
+		}
 	}
 	slices.Sort(ids)
 	return ids
@@ -71,7 +78,7 @@ func replicated(a wire.Area) wire.Area {
 
 // waitAgree waits until the peers hold the same area, field by field, with
 // the same history, and returns it.
-func waitAgree(t *testing.T, id string, peers ...*fedPeer) wire.Area {
+func waitAgree(t testing.TB, id string, peers ...*fedPeer) wire.Area {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -104,7 +111,7 @@ func waitAgree(t *testing.T, id string, peers ...*fedPeer) wire.Area {
 
 // put PUTs body (a format taking the area's version) on path, reading the
 // version again when a merge changed the area meanwhile.
-func (p *fedPeer) put(t *testing.T, id, path, body string) {
+func (p *fedPeer) put(t testing.TB, id, path, body string) {
 	t.Helper()
 	for range 20 {
 		cur, _ := p.area(t, id)

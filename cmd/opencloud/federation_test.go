@@ -25,7 +25,7 @@ type fedPeer struct {
 	id    string
 }
 
-func startFederation(t *testing.T, n int, env ...string) []*fedPeer {
+func startFederation(t testing.TB, n int, env ...string) []*fedPeer {
 	t.Helper()
 	vars := map[string]string{"OC_PEER_HEARTBEAT": "1s"}
 	for i := 0; i+1 < len(env); i += 2 {
@@ -45,7 +45,7 @@ func startFederation(t *testing.T, n int, env ...string) []*fedPeer {
 	return out
 }
 
-func (p *fedPeer) call(t *testing.T, method, path, body string, want int) testenv.Response {
+func (p *fedPeer) call(t testing.TB, method, path, body string, want int) testenv.Response {
 	t.Helper()
 	r := testenv.Do(t, method, p.Base+path, p.token, body)
 	if want != 0 && r.Status != want {
@@ -54,14 +54,14 @@ func (p *fedPeer) call(t *testing.T, method, path, body string, want int) testen
 	return r
 }
 
-func (p *fedPeer) decode(t *testing.T, r testenv.Response, v any) {
+func (p *fedPeer) decode(t testing.TB, r testenv.Response, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("%s: %v\n%s", p.Name, err, r.Body)
 	}
 }
 
-func (p *fedPeer) peer(t *testing.T, id string) federation.Peer {
+func (p *fedPeer) peer(t testing.TB, id string) federation.Peer {
 	t.Helper()
 	var fp federation.Peer
 	p.decode(t, p.call(t, http.MethodGet, "/peer/peers/"+id, "", http.StatusOK), &fp)
@@ -70,7 +70,7 @@ func (p *fedPeer) peer(t *testing.T, id string) federation.Peer {
 
 // partner makes a and b partners through their REST APIs, as their two
 // administrators do; url is where a reaches b (b reaches a at its own URL).
-func partner(t *testing.T, a, b *fedPeer, url string) {
+func partner(t testing.TB, a, b *fedPeer, url string) {
 	t.Helper()
 	var added federation.Peer
 	a.decode(t, a.call(t, http.MethodPost, "/peer/peers", `{"url":"`+url+`"}`, 0), &added)
@@ -86,7 +86,7 @@ func partner(t *testing.T, a, b *fedPeer, url string) {
 	}
 }
 
-func (p *fedPeer) create(t *testing.T, name string, vis resource.Visibility) resource.Resource {
+func (p *fedPeer) create(t testing.TB, name string, vis resource.Visibility) resource.Resource {
 	t.Helper()
 	in := resource.Input{Kind: resource.KindData, Name: name, Visibility: vis, Data: &resource.Data{Location: "s3://tiles/" + name}}
 	b, _ := json.Marshal(in)
@@ -110,7 +110,7 @@ type searchResult struct {
 	} `json:"peers"`
 }
 
-func (p *fedPeer) search(t *testing.T, query string) (searchResult, time.Duration) {
+func (p *fedPeer) search(t testing.TB, query string) (searchResult, time.Duration) {
 	t.Helper()
 	start := time.Now()
 	var res searchResult
@@ -228,7 +228,7 @@ type caller struct {
 	base string
 }
 
-func newCaller(t *testing.T) *caller {
+func newCaller(t testing.TB) *caller {
 	t.Helper()
 	key, err := peerid.GenerateKey(nil)
 	if err != nil {
@@ -257,7 +257,7 @@ func newCaller(t *testing.T) *caller {
 
 // signed sends a GET signed by the caller, changed by tamper before it
 // leaves; it returns the status and the error code.
-func (c *caller) signed(t *testing.T, s *peercall.Signer, audience string, url string, tamper func(*http.Request)) (int, string) {
+func (c *caller) signed(t testing.TB, s *peercall.Signer, audience string, url string, tamper func(*http.Request)) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -272,7 +272,7 @@ func (c *caller) signed(t *testing.T, s *peercall.Signer, audience string, url s
 	return send(t, req)
 }
 
-func send(t *testing.T, req *http.Request) (int, string) {
+func send(t testing.TB, req *http.Request) (int, string) {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
