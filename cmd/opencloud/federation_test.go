@@ -2,20 +2,25 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/opencloud/opencloud/libs/apiclient"
 	"github.com/opencloud/opencloud/libs/federation"
 	"github.com/opencloud/opencloud/libs/peercall"
 	"github.com/opencloud/opencloud/libs/peerid"
 	"github.com/opencloud/opencloud/libs/resource"
 	"github.com/opencloud/opencloud/libs/testenv"
+	catalogclient "github.com/opencloud/opencloud/services/oc-catalog/client"
+	peerclient "github.com/opencloud/opencloud/services/oc-peer/client"
 )
 
 // fedPeer is one peer process of a federation test, with its admin token.
@@ -68,22 +73,40 @@ func (p *fedPeer) peer(t testing.TB, id string) federation.Peer {
 	return fp
 }
 
-// partner makes a and b partners through their REST APIs, as their two
-// administrators do; url is where a reaches b (b reaches a at its own URL).
+// partner makes a and b partners through their REST APIs, with oc-peer's
+// typed client, as their two administrators do; url is where a reaches b
+// (b reaches a at its own URL).
 func partner(t testing.TB, a, b *fedPeer, url string) {
 	t.Helper()
-	var added federation.Peer
-	a.decode(t, a.call(t, http.MethodPost, "/peer/peers", `{"url":"`+url+`"}`, 0), &added)
-	if added.ID != b.id {
-		t.Fatalf("%s added %s, got peer %q", a.Name, url, added.ID)
+	ctx := context.Background()
+	ca, cb := a.peers(), b.peers()
+	doc, _, err := cb.Self(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	a.call(t, http.MethodPost, "/peer/peers/"+b.id+"/accept", "", http.StatusOK)
-	b.call(t, http.MethodPost, "/peer/peers/"+a.id+"/accept", "", http.StatusOK)
+	added, err := ca.Add(ctx, url, nil)
+	if err != nil || added.ID != b.id || added.Fingerprint != peerid.Fingerprint(doc.Current().PublicKey) {
+		t.Fatalf("%s adds %s: %+v, %v", a.Name, url, added, err)
+	}
+	if _, err := ca.Accept(ctx, b.id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.Accept(ctx, a.id); err != nil {
+		t.Fatal(err)
+	}
 	for _, side := range []struct{ from, to *fedPeer }{{a, b}, {b, a}} {
 		if rel := side.from.peer(t, side.to.id).Relation; rel != federation.Partner {
 			t.Fatalf("%s sees %s as %s, want partner", side.from.Name, side.to.Name, rel)
 		}
 	}
+	page, err := ca.List(ctx, peerclient.ListOptions{Relation: federation.Partner})
+	if err != nil || !slices.ContainsFunc(page.Items, func(p federation.Peer) bool { return p.ID == b.id }) {
+		t.Fatalf("%s's partners: %+v, %v", a.Name, page, err)
+	}
+}
+
+func (p *fedPeer) peers() *peerclient.Client {
+	return peerclient.New(p.Base, apiclient.StaticToken(p.token), nil)
 }
 
 func (p *fedPeer) create(t testing.TB, name string, vis resource.Visibility) resource.Resource {
@@ -183,6 +206,11 @@ func TestFederationCatalogs(t *testing.T) {
 	res, _ = a.search(t, "q=partners")
 	if got := res.names(); got != "lab-1-partners,lab-2-partners,lab-3-partners" {
 		t.Errorf("search q=partners: %s", got)
+	}
+	typed, err := catalogclient.New(a.Base, catalogclient.StaticToken(a.token), nil).Search(context.Background(),
+		catalogclient.SearchOptions{ListOptions: catalogclient.ListOptions{Query: "public"}, Peers: []string{c.id}})
+	if err != nil || len(typed.Items) != 1 || typed.Items[0].Name != "lab-3-public" || typed.Peers[0].State != resource.PeerAnswered {
+		t.Errorf("the typed client's search of c: %+v, %v", typed, err)
 	}
 	res, _ = a.search(t, "peer="+b.id+"&limit=1&offset=1")
 	if got := res.names(); got != "lab-2-public" || res.Total != 2 || len(res.Peers) != 1 {

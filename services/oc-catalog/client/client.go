@@ -129,3 +129,27 @@ func (c *Client) Lookup(ctx context.Context, ids []string) (resource.LookupResul
 		Body: resource.Lookup{IDs: ids}}, &r)
 	return r, err
 }
+
+// SearchOptions are the parameters of Search: those of a list, and the
+// peers to ask (none: this peer and every partner).
+type SearchOptions struct {
+	ListOptions
+	Peers []string
+}
+
+// Search asks this peer's catalog and its partners' at once (GET
+// /catalog/search): each partner is waited for at most the peer's
+// deadline, and the answer says per peer how it answered.
+func (c *Client) Search(ctx context.Context, o SearchOptions) (resource.SearchResult, error) {
+	var r resource.SearchResult
+	v := o.values()
+	for _, p := range o.Peers {
+		v.Add("peer", p)
+	}
+	target := Prefix + "/search"
+	if q := v.Encode(); q != "" {
+		target += "?" + q
+	}
+	_, err := c.c.Do(ctx, apiclient.Request{Method: http.MethodGet, Path: target}, &r)
+	return r, err
+}

@@ -741,7 +741,7 @@ const docTemplatecatalog = `{
                     "200": {
                         "description": "OK",
                         "schema": {
-                            "$ref": "#/definitions/search.Result"
+                            "$ref": "#/definitions/resource.SearchResult"
                         }
                     },
                     "400": {
@@ -1096,6 +1096,48 @@ const docTemplatecatalog = `{
                 }
             }
         },
+        "resource.PeerResult": {
+            "type": "object",
+            "properties": {
+                "error": {
+                    "description": "Error says why the peer gave nothing.",
+                    "type": "string"
+                },
+                "fetched_at": {
+                    "description": "FetchedAt is when the results were read: they are live, as of then.",
+                    "type": "string"
+                },
+                "name": {
+                    "type": "string"
+                },
+                "peer": {
+                    "type": "string"
+                },
+                "self": {
+                    "description": "Self is true for this peer's own catalog.",
+                    "type": "boolean"
+                },
+                "state": {
+                    "description": "State is answered, timeout, offline, refused or error.",
+                    "type": "string",
+                    "enum": [
+                        "answered",
+                        "timeout",
+                        "offline",
+                        "refused",
+                        "error"
+                    ]
+                },
+                "took_ms": {
+                    "description": "TookMillis is how long the peer took, or was waited for.",
+                    "type": "number"
+                },
+                "total": {
+                    "description": "Total is how many of the peer's resources match.",
+                    "type": "integer"
+                }
+            }
+        },
         "resource.Period": {
             "type": "string",
             "enum": [
@@ -1364,6 +1406,38 @@ const docTemplatecatalog = `{
                 }
             }
         },
+        "resource.SearchResult": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "description": "Items are this page of the merged, ordered results; each carries\nits owning peer in peer_id.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/resource.Resource"
+                    }
+                },
+                "limit": {
+                    "type": "integer"
+                },
+                "offset": {
+                    "type": "integer"
+                },
+                "partial": {
+                    "description": "Partial is true when a peer asked did not answer.",
+                    "type": "boolean"
+                },
+                "peers": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/resource.PeerResult"
+                    }
+                },
+                "total": {
+                    "description": "Total is the sum of the totals of the peers that answered.",
+                    "type": "integer"
+                }
+            }
+        },
         "resource.Storage": {
             "type": "object",
             "required": [
@@ -1435,80 +1509,6 @@ const docTemplatecatalog = `{
                     "description": "WorkflowID is the workflow's id in oc-workflow.",
                     "type": "string",
                     "example": "6b0e3c6c-4d0a-4d21-9a43-0e4c1d7b9f10"
-                }
-            }
-        },
-        "search.PeerResult": {
-            "type": "object",
-            "properties": {
-                "error": {
-                    "description": "Error says why the peer gave nothing.",
-                    "type": "string"
-                },
-                "fetched_at": {
-                    "description": "FetchedAt is when the results were read: they are live, as of then.",
-                    "type": "string"
-                },
-                "name": {
-                    "type": "string"
-                },
-                "peer": {
-                    "type": "string"
-                },
-                "self": {
-                    "description": "Self is true for this peer's own catalog.",
-                    "type": "boolean"
-                },
-                "state": {
-                    "description": "State is answered, timeout, offline, refused or error.",
-                    "type": "string",
-                    "enum": [
-                        "answered",
-                        "timeout",
-                        "offline",
-                        "refused",
-                        "error"
-                    ]
-                },
-                "took_ms": {
-                    "description": "TookMillis is how long the peer took, or was waited for.",
-                    "type": "number"
-                },
-                "total": {
-                    "description": "Total is how many of the peer's resources match.",
-                    "type": "integer"
-                }
-            }
-        },
-        "search.Result": {
-            "type": "object",
-            "properties": {
-                "items": {
-                    "description": "Items are this page of the merged, ordered results; each carries\nits owning peer in peer_id.",
-                    "type": "array",
-                    "items": {
-                        "$ref": "#/definitions/resource.Resource"
-                    }
-                },
-                "limit": {
-                    "type": "integer"
-                },
-                "offset": {
-                    "type": "integer"
-                },
-                "partial": {
-                    "description": "Partial is true when a peer asked did not answer.",
-                    "type": "boolean"
-                },
-                "peers": {
-                    "type": "array",
-                    "items": {
-                        "$ref": "#/definitions/search.PeerResult"
-                    }
-                },
-                "total": {
-                    "description": "Total is the sum of the totals of the peers that answered.",
-                    "type": "integer"
                 }
             }
         }

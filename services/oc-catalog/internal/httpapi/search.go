@@ -9,6 +9,7 @@ import (
 
 	"github.com/opencloud/opencloud/libs/apierror"
 	"github.com/opencloud/opencloud/libs/peerid"
+	"github.com/opencloud/opencloud/libs/resource"
 	"github.com/opencloud/opencloud/libs/server"
 
 	"github.com/opencloud/opencloud/services/oc-catalog/internal/search"
@@ -37,7 +38,7 @@ func RegisterSearch(g *gin.RouterGroup, s *search.Searcher) {
 //	@Param			sort		query		string		false	"Comma-separated keys among name, kind, created_at, updated_at; '-' before a key sorts descending"	default(name)
 //	@Param			limit		query		int			false	"Page size, 1 to 200"	default(20)	minimum(1)	maximum(200)
 //	@Param			offset		query		int			false	"Items to skip"	default(0)	minimum(0)
-//	@Success		200			{object}	search.Result
+//	@Success		200			{object}	resource.SearchResult
 //	@Failure		400			{object}	apierror.Envelope	"A parameter is invalid; details name it"
 //	@Failure		401			{object}	apierror.Envelope
 //	@Router			/search [get]
@@ -61,7 +62,8 @@ func searchHandler(c *gin.Context, s *search.Searcher) {
 			raw[k] = vs
 		}
 	}
-	res, err := s.Search(c.Request.Context(), p, p.Token, search.Query{Query: q, Peers: peers, RawQuery: raw})
+	var res resource.SearchResult
+	res, err = s.Search(c.Request.Context(), p, p.Token, search.Query{Query: q, Peers: peers, RawQuery: raw})
 	if err != nil {
 		if e, ok := err.(*apierror.Error); ok {
 			server.Fail(c, e)
