@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -254,6 +255,11 @@ func TestFederationCatalogs(t *testing.T) {
 type caller struct {
 	key  *peerid.PrivateKey
 	base string
+
+	mu       sync.Mutex
+	doc      *peerid.SelfDoc
+	current  *peerid.PrivateKey
+	retireAt time.Time
 }
 
 func newCaller(t testing.TB) *caller {
@@ -266,10 +272,12 @@ func newCaller(t testing.TB) *caller {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &caller{key: key, base: "http://" + ln.Addr().String()}
-	doc := peerid.NewSelfDoc(key, "test-caller", c.base, nil, time.Now())
+	c := &caller{key: key, current: key, base: "http://" + ln.Addr().String()}
+	c.doc = peerid.NewSelfDoc(key, "test-caller", c.base, nil, time.Now().Add(-time.Minute))
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, err := doc.Sign(key, time.Now())
+		c.mu.Lock()
+		b, err := c.doc.Sign(c.current, time.Now())
+		c.mu.Unlock()
 		if err != nil || r.URL.Path != "/peer/self" {
 			http.NotFound(w, r)
 			return
@@ -281,6 +289,18 @@ func newCaller(t testing.TB) *caller {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return c
+}
+
+// rotate makes next the caller's current key; the one before retires at
+// retireAt.
+func (c *caller) rotate(t testing.TB, next *peerid.PrivateKey, retireAt time.Time) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.doc.Rotate(c.current, next, time.Now(), retireAt); err != nil {
+		t.Fatal(err)
+	}
+	c.current, c.retireAt = next, retireAt.Truncate(time.Second)
 }
 
 // signed sends a GET signed by the caller, changed by tamper before it
@@ -457,5 +477,77 @@ func TestFederationRemoteReferences(t *testing.T) {
 	b.Stop()
 	if r := list()[ndvi.ID]; r.Available || !strings.Contains(r.Reason, "cannot be reached") {
 		t.Errorf("the partner stopped: %+v", r)
+	}
+}
+
+// A peer rotates its key: its partner picks the new key up with its
+// heartbeats (the new key is endorsed by the pinned one), calls signed by
+// the new key are served, calls signed by the retired key are served until
+// its retirement and refused after, and a restart keeps the new key.
+func TestFederationKeyRotation(t *testing.T) {
+	peers := startFederation(t, 2)
+	a, b := peers[0], peers[1]
+	partner(t, a, b, b.Base)
+	before := b.peer(t, a.id).Fingerprint
+	var rot struct {
+		Fingerprint  string `json:"fingerprint"`
+		RetiredKeyID string `json:"retired_key_id"`
+	}
+	a.decode(t, a.call(t, http.MethodPost, "/peer/self/rotate", `{"retire_in":"1h"}`, http.StatusOK), &rot)
+	if rot.Fingerprint == before {
+		t.Fatal("the rotation kept the key")
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for b.peer(t, a.id).Fingerprint != rot.Fingerprint {
+		if time.Now().After(deadline) {
+			t.Fatalf("b still pins %s", b.peer(t, a.id).Fingerprint)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.create(t, "b-partners", resource.Partners)
+	if res, _ := a.search(t, "peer="+b.id); res.state(b.id) != "answered" || len(res.Items) != 1 {
+		t.Errorf("a's call signed by its new key: %+v", res.Peers)
+	}
+	a.Restart(t)
+	a.token = a.AdminToken(t)
+	doc, _, err := a.peers().Self(context.Background())
+	if err != nil || peerid.Fingerprint(doc.Current().PublicKey) != rot.Fingerprint || len(doc.Keys) != 2 || doc.ID != peerid.ID(a.id) {
+		t.Fatalf("after a restart: %+v, %v", doc, err)
+	}
+	if res, _ := a.search(t, "peer="+b.id); res.state(b.id) != "answered" {
+		t.Errorf("after a restart: %+v", res.Peers)
+	}
+
+	// The verifying side, with a caller of the test's own whose old key
+	// retires in three seconds.
+	c := newCaller(t)
+	a.call(t, http.MethodPost, "/peer/peers", `{"url":"`+c.base+`"}`, http.StatusCreated)
+	next, err := peerid.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.rotate(t, next, time.Now().Add(3*time.Second))
+	deadline = time.Now().Add(15 * time.Second)
+	for a.peer(t, string(c.key.PeerID())).Fingerprint != next.Fingerprint() {
+		if time.Now().After(deadline) {
+			t.Fatal("a did not pick up the caller's new key")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	url := a.Base + "/catalog/resources"
+	oldSigner := &peercall.Signer{Peer: c.key.PeerID(), Key: c.key}
+	newSigner := &peercall.Signer{Peer: c.key.PeerID(), Key: next}
+	if st, _ := c.signed(t, oldSigner, a.id, url, nil); st != http.StatusOK {
+		t.Errorf("a call signed by the retiring key before its retirement: %d", st)
+	}
+	if st, _ := c.signed(t, newSigner, a.id, url, nil); st != http.StatusOK {
+		t.Errorf("a call signed by the new key: %d", st)
+	}
+	time.Sleep(time.Until(c.retireAt) + 500*time.Millisecond)
+	if st, code := c.signed(t, oldSigner, a.id, url, nil); st != http.StatusUnauthorized || code != "key_expired" {
+		t.Errorf("a call signed by the retired key after its retirement: %d %s", st, code)
+	}
+	if st, _ := c.signed(t, newSigner, a.id, url, nil); st != http.StatusOK {
+		t.Errorf("a call signed by the new key, later: %d", st)
 	}
 }

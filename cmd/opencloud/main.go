@@ -305,7 +305,7 @@ func buildComponents(ctx context.Context, cfg appConfig, issuer, publicURL strin
 		return nil, fmt.Errorf("this peer's identity: %w", err)
 	}
 	// One verifier, so one replay cache, for every service of the process.
-	if d.peers, err = federation.NewAuthenticator(d.self.ID, dir, nil); err != nil {
+	if d.peers, err = federation.NewAuthenticator(d.self.ID, publicURL, dir, nil); err != nil {
 		return nil, err
 	}
 	keysKey, err := keyFile(filepath.Join(cfg.DataDir, "auth.key"),

@@ -136,8 +136,10 @@ type Authenticator struct {
 }
 
 // NewAuthenticator checks calls addressed to self against dir's pinned keys.
-func NewAuthenticator(self string, dir *Directory, replay *peercall.ReplayCache) (*Authenticator, error) {
-	v, err := peercall.NewVerifier(peercall.Config{Self: peerid.ID(self), Keys: dir, Replay: replay})
+// publicURL is where other peers reach this one (OC_PUBLIC_URL; "" or one
+// with a path: only the URL as received counts).
+func NewAuthenticator(self, publicURL string, dir *Directory, replay *peercall.ReplayCache) (*Authenticator, error) {
+	v, err := peercall.NewVerifier(peercall.Config{Self: peerid.ID(self), Keys: dir, Replay: replay, PublicURL: Origin(publicURL)})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/opencloud/opencloud/libs/peerid"
@@ -96,6 +97,17 @@ func WaitSelf(ctx context.Context, st store.Store, poll time.Duration, waiting f
 		case <-time.After(poll):
 		}
 	}
+}
+
+// Origin returns the scheme and host of a public URL, or "" when it has a
+// path (signed calls then count the URL as received only).
+func Origin(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // SignPurposes are the purposes oc-peer signs payloads for (POST

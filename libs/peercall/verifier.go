@@ -41,9 +41,9 @@ type Config struct {
 	// Keys resolves callers' pinned keys.
 	Keys KeyResolver
 	// PublicURL, when set, is the scheme and host callers reach this peer
-	// at (behind a reverse proxy, say); otherwise they are taken from the
-	// request (https when it came over TLS) and its Host. The path and
-	// query are always the request's, as received.
+	// at (behind a reverse proxy that ends TLS, say); a call signed for the
+	// URL as received (scheme from the connection, the Host header) is
+	// accepted as well. The path and query are always the request's.
 	PublicURL string
 	// Skew is the clock difference allowed between peers; DefaultSkew
 	// when zero.
@@ -169,7 +169,7 @@ func (v *Verifier) Verify(r *http.Request) (*Caller, error) {
 	if c.Htm != r.Method {
 		return nil, fmt.Errorf("%w (signed for %s, sent as %s)", ErrWrongMethod, c.Htm, r.Method)
 	}
-	if got := v.requestURL(r); c.Htu != got {
+	if got := v.requestURL(r); c.Htu != got && (v.scheme == "" || c.Htu != v.receivedURL(r)) {
 		return nil, fmt.Errorf("%w (signed for %s, received as %s)", ErrWrongURL, c.Htu, got)
 	}
 	body, err := v.readBody(r)
@@ -217,6 +217,21 @@ func (v *Verifier) requestURL(r *http.Request) string {
 		}
 	}
 	return callURL(scheme, host, target)
+}
+
+// receivedURL is the URL the request was received at, from the request
+// alone: a caller that reaches this peer at another address than its
+// public URL (inside a network, through a tunnel) signs that address.
+func (v *Verifier) receivedURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	target := r.RequestURI
+	if target == "" || target[0] != '/' {
+		target = r.URL.RequestURI()
+	}
+	return callURL(scheme, r.Host, target)
 }
 
 func (v *Verifier) readBody(r *http.Request) ([]byte, error) {

@@ -290,6 +290,17 @@ func TestPublicURL(t *testing.T) {
 	if _, err := v.Verify(resent(r, http.MethodGet, "http://127.0.0.1:8080/x?y=1", "")); err != nil {
 		t.Fatalf("behind a proxy: %v", err)
 	}
+	// Signed for the address a caller reaches the peer at inside its
+	// network, received there: accepted too.
+	r = w.signed(t, w.signer, http.MethodGet, "http://10.0.0.7:8000/x", "")
+	if _, err := v.Verify(resent(r, http.MethodGet, "http://10.0.0.7:8000/x", "")); err != nil {
+		t.Fatalf("at the address received: %v", err)
+	}
+	// Signed for one address, received at another: refused.
+	r = w.signed(t, w.signer, http.MethodGet, "http://10.0.0.7:8000/x", "")
+	if _, err := v.Verify(resent(r, http.MethodGet, "http://10.0.0.8:8000/x", "")); !errors.Is(err, ErrWrongURL) {
+		t.Fatalf("signed for another address: %v", err)
+	}
 	for _, bad := range []string{"ftp://b.example", "https://b.example/prefix", "b.example", "https://b.example?x=1"} {
 		if _, err := NewVerifier(Config{Self: w.b, Keys: w.dir, PublicURL: bad}); err == nil {
 			t.Errorf("public URL %q accepted", bad)

@@ -185,7 +185,7 @@ func (d *Deps) Federation(ctx context.Context, log *slog.Logger) (federation.Sel
 	if err != nil {
 		return federation.Self{}, nil, err
 	}
-	auth, err := federation.NewAuthenticator(self.ID, dir, nil)
+	auth, err := federation.NewAuthenticator(self.ID, self.URL, dir, nil)
 	if err != nil {
 		return federation.Self{}, nil, err
 	}

@@ -6,7 +6,7 @@ package resource
 //
 //	{"peer": "local", "id": "3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"}
 type Ref struct {
-	// Peer is the id of the owning peer (its OC_PEER_ID). A service
+	// Peer is the id of the owning peer (its self-certifying peer id). A service
 	// receiving "" stores this peer's own id instead.
 	Peer string `json:"peer" example:"local"`
 	// ID is the resource's id in the owning peer's catalog.

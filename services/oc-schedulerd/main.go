@@ -129,14 +129,15 @@ func launcher(cfg appConfig, log *slog.Logger, getenv config.Getenv) (launch.Lau
 
 // workerEnv is the configuration of a process-launched worker: what
 // `oc-monitord run` reads — the platform's variables (store, NATS, logs),
-// OC_PEER_ID and OC_KUBECONFIG — as this daemon has them, its lease TTL,
+// OC_KUBECONFIG — as this daemon has them (the peer id is read from the
+// store), its lease TTL,
 // and the variables OC_SCHEDULERD_WORKER_ENV names. Nothing else of the
 // daemon's environment reaches the workers: not the services' secret.
 func workerEnv(cfg appConfig, getenv config.Getenv) []string {
 	var names []string
 	// Loading the platform's configuration asks for each of its variables.
 	_ = config.Load(func(name string) string { names = append(names, name); return "" }, &platform.Infra{})
-	names = append(names, "OC_PEER_ID", "OC_KUBECONFIG")
+	names = append(names, "OC_KUBECONFIG")
 	names = append(names, cfg.WorkerEnv...)
 	env := make([]string, 0, len(names)+1)
 	for _, name := range names {

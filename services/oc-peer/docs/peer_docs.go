@@ -683,6 +683,56 @@ const docTemplatepeer = `{
                 }
             }
         },
+        "/peer/self/rotate": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Makes a new key pair, stored sealed, and makes it current: the self document lists it endorsed by the key before it (so a peer that pinned the old key accepts the new one) and is signed with it. The peer id does not change. The old key stays accepted until retire_in from now, so calls signed just before still verify; partners pick the new key up from GET /peer/self with their next heartbeat. Administrators only.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "peer"
+                ],
+                "summary": "Rotate this peer's key",
+                "parameters": [
+                    {
+                        "description": "When the old key retires",
+                        "name": "request",
+                        "in": "body",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.RotateRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.RotateResponse"
+                        }
+                    },
+                    "400": {
+                        "description": "A bad retire_in",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an administrator",
+                        "schema": {
+                            "$ref": "#/definitions/apierror.Envelope"
+                        }
+                    }
+                }
+            }
+        },
         "/peer/sign": {
             "post": {
                 "security": [
@@ -951,6 +1001,35 @@ const docTemplatepeer = `{
                 },
                 "total": {
                     "type": "integer"
+                }
+            }
+        },
+        "httpapi.RotateRequest": {
+            "type": "object",
+            "properties": {
+                "retire_in": {
+                    "description": "RetireIn is how long the current key stays accepted for calls and\nendorsements after the rotation, as a Go duration (\"168h\"); 0s to\n2160h, default 168h. Partners pick the new key up with their next\nheartbeat; calls they signed meanwhile remain valid.",
+                    "type": "string",
+                    "example": "168h"
+                }
+            }
+        },
+        "httpapi.RotateResponse": {
+            "type": "object",
+            "properties": {
+                "fingerprint": {
+                    "type": "string"
+                },
+                "key_id": {
+                    "description": "KeyID and Fingerprint are the new current key's.",
+                    "type": "string"
+                },
+                "retired_key_id": {
+                    "description": "RetiredKeyID is the key retired, accepted until RetiredUntil.",
+                    "type": "string"
+                },
+                "retired_until": {
+                    "type": "string"
                 }
             }
         },

@@ -61,6 +61,9 @@ type Deps struct {
 	Directory *federation.Directory
 }
 
+// Offers is what a peer says it offers in its self document.
+var Offers = []string{"catalog", "areas"}
+
 // DefaultHeartbeat is how often other peers are checked by default.
 const DefaultHeartbeat = 20 * time.Second
 
@@ -102,8 +105,15 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if created {
 		d.Logger.Info("made this peer's key", "peer_id", id.Key.PeerID(), "fingerprint", id.Key.Fingerprint())
 	}
-	doc := peerid.NewSelfDoc(id.Key, name, d.PublicURL, nil, id.CreatedAt)
-	self, err := httpapi.NewSelf(id.Key, doc, time.Now)
+	doc := peerid.NewSelfDoc(id.Key, name, d.PublicURL, Offers, id.CreatedAt)
+	keys, current, err := identity.Keys(ctx, d.Store, d.KeysKey, id.Key)
+	if err != nil {
+		return nil, fmt.Errorf("peer: %w", err)
+	}
+	if keys != nil {
+		doc.Keys = keys
+	}
+	self, err := httpapi.NewSelf(current, doc, time.Now)
 	if err != nil {
 		return nil, fmt.Errorf("peer: self document (OC_PEER_NAME %q, public URL %q): %w", name, d.PublicURL, err)
 	}
@@ -116,19 +126,18 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 			return nil, err
 		}
 	}
-	signer := &peercall.Signer{Peer: doc.ID, Key: id.Key}
 	reg, err := registry.New(ctx, registry.Config{Self: federation.Self{ID: string(doc.ID), Name: name, URL: d.PublicURL},
-		Directory: dir, Store: d.Store, Signer: signer, SelfDoc: self.Document, Client: d.Client,
+		Directory: dir, Store: d.Store, Signer: self.Signer, SelfDoc: self.Document, Client: d.Client,
 		Events: broker.NewPublisher(d.NATS, "peer"), Logger: d.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("peer: %w", err)
 	}
 	replay := peercall.NewReplayCache(peercall.DefaultReplayEntries)
-	partnership, err := httpapi.NewPartnership(reg, string(doc.ID), dir, replay)
+	partnership, err := httpapi.NewPartnership(reg, string(doc.ID), federation.Origin(d.PublicURL), dir, replay)
 	if err != nil {
 		return nil, err
 	}
-	peers, err := federation.NewAuthenticator(string(doc.ID), dir, replay)
+	peers, err := federation.NewAuthenticator(string(doc.ID), d.PublicURL, dir, replay)
 	if err != nil {
 		return nil, err
 	}
@@ -149,8 +158,12 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	// be known yet: the route verifies them itself.
 	engine.POST("/peer/federation/partnership", partnership.Post)
 	httpapi.NewPeers(reg).Register(api)
-	api.Any("/relay/:peer/*path", httpapi.NewRelay(reg, signer).Handle)
-	api.POST("/sign", httpapi.NewSigning(id.Key).Post)
+	api.Any("/relay/:peer/*path", httpapi.NewRelay(reg, self.Signer).Handle)
+	api.POST("/sign", httpapi.NewSigning(self.Key).Post)
+	rotation := httpapi.NewRotation(self, func(doc *peerid.SelfDoc, current *peerid.PrivateKey, retireAt time.Time) (*peerid.PrivateKey, error) {
+		return identity.Rotate(ctx, d.Store, d.KeysKey, d.Random, doc, current, time.Now(), retireAt)
+	})
+	api.POST("/self/rotate", server.RequireRole(authn.RoleAdmin), rotation.Post)
 	hb := d.Heartbeat
 	if hb <= 0 {
 		hb = DefaultHeartbeat

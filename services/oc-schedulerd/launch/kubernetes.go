@@ -36,7 +36,7 @@ type KubernetesOptions struct {
 	// namespace's default.
 	ServiceAccount string
 	// EnvFrom names a Secret whose keys become the worker's environment
-	// (OC_STORE, OC_MONGO_URI, OC_NATS_URL, OC_PEER_ID...); empty: none.
+	// (OC_STORE, OC_MONGO_URI, OC_NATS_URL, OC_KUBECONFIG...); empty: none.
 	EnvFrom string
 	Env     map[string]string // more environment, e.g. OC_MONITORD_LEASE_TTL
 	Poll    time.Duration     // how often a Job's state is read; default 2 s

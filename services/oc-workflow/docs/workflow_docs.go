@@ -1303,7 +1303,7 @@ const docTemplateworkflow = `{
                     "example": "3f1c2a9e-6a43-4d3b-9a55-1a2b3c4d5e6f"
                 },
                 "peer": {
-                    "description": "Peer is the id of the owning peer (its OC_PEER_ID). A service\nreceiving \"\" stores this peer's own id instead.",
+                    "description": "Peer is the id of the owning peer (its self-certifying peer id). A service\nreceiving \"\" stores this peer's own id instead.",
                     "type": "string",
                     "example": "local"
                 }

@@ -73,7 +73,7 @@ const (
 	// MinDeadline is the shortest activeDeadlineSeconds a Workflow gets,
 	// whatever its booked window.
 	MinDeadline = 60 * time.Second
-	// DefaultLocalPeer is Options.LocalPeer when empty, as OC_PEER_ID's default.
+	// DefaultLocalPeer is Options.LocalPeer when empty (tests).
 	DefaultLocalPeer = "local"
 )
 

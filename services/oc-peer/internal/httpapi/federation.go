@@ -62,8 +62,8 @@ func (p presenting) ResolveKey(ctx context.Context, peer peerid.ID, keyID string
 
 // NewPartnership verifies messages addressed to self with replay (shared
 // with the other routes' verifier).
-func NewPartnership(reg *registry.Registry, self string, dir *federation.Directory, replay *peercall.ReplayCache) (*Partnership, error) {
-	v, err := peercall.NewVerifier(peercall.Config{Self: peerid.ID(self), Keys: presenting{dir: dir}, Replay: replay})
+func NewPartnership(reg *registry.Registry, self, origin string, dir *federation.Directory, replay *peercall.ReplayCache) (*Partnership, error) {
+	v, err := peercall.NewVerifier(peercall.Config{Self: peerid.ID(self), Keys: presenting{dir: dir}, Replay: replay, PublicURL: origin})
 	if err != nil {
 		return nil, err
 	}

@@ -25,12 +25,12 @@ import (
 // through it.
 type Relay struct {
 	reg    *registry.Registry
-	signer *peercall.Signer
+	signer func() *peercall.Signer
 	client *http.Client
 }
 
-// NewRelay returns the relay signing with signer.
-func NewRelay(reg *registry.Registry, signer *peercall.Signer) *Relay {
+// NewRelay returns the relay signing with the current signer.
+func NewRelay(reg *registry.Registry, signer func() *peercall.Signer) *Relay {
 	// No client timeout: each call has its own deadline.
 	return &Relay{reg: reg, signer: signer, client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
@@ -109,7 +109,7 @@ func (h *Relay) Handle(c *gin.Context) {
 			req.Header.Set(k, v)
 		}
 	}
-	if err := h.signer.Sign(req, peerid.ID(p.ID), body); err != nil {
+	if err := h.signer().Sign(req, peerid.ID(p.ID), body); err != nil {
 		server.Fail(c, err)
 		return
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/opencloud/opencloud/libs/peercall"
 	"github.com/opencloud/opencloud/libs/peerid"
 	"github.com/opencloud/opencloud/libs/server"
 )
@@ -46,6 +47,38 @@ func NewSelf(key *peerid.PrivateKey, doc *peerid.SelfDoc, now func() time.Time) 
 
 // Document returns the signed document.
 func (s *Self) Document() ([]byte, error) { return s.document() }
+
+// Key returns the current key.
+func (s *Self) Key() *peerid.PrivateKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.key
+}
+
+// Signer returns a signer of calls with the current key.
+func (s *Self) Signer() *peercall.Signer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// The peer id is the first key's, whatever key signs now.
+	return &peercall.Signer{Peer: s.doc.ID, Key: s.key}
+}
+
+// Rotator makes the next key: it adds it to doc, endorsed by current, and
+// stores it (identity.Rotate).
+type Rotator func(doc *peerid.SelfDoc, current *peerid.PrivateKey) (*peerid.PrivateKey, error)
+
+// Rotate switches to a new key made by rotate; the document is signed
+// again at once.
+func (s *Self) Rotate(rotate Rotator) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next, err := rotate(s.doc, s.key)
+	if err != nil {
+		return err
+	}
+	s.key, s.signed = next, nil
+	return nil
+}
 
 func (s *Self) document() ([]byte, error) {
 	s.mu.Lock()
@@ -111,6 +144,6 @@ func (s *Self) Get(c *gin.Context) {
 		return
 	}
 	c.Header("Cache-Control", "public, max-age="+strconv.Itoa(int(SelfMaxAge/time.Second)))
-	c.Header(FingerprintHeader, s.key.Fingerprint())
+	c.Header(FingerprintHeader, s.Key().Fingerprint())
 	c.Data(http.StatusOK, "application/json", b)
 }

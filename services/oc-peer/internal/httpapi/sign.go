@@ -33,10 +33,10 @@ type SignResponse struct {
 }
 
 // Signing signs this peer's own documents for its services.
-type Signing struct{ key *peerid.PrivateKey }
+type Signing struct{ key func() *peerid.PrivateKey }
 
-// NewSigning signs with key.
-func NewSigning(key *peerid.PrivateKey) *Signing { return &Signing{key: key} }
+// NewSigning signs with the current key.
+func NewSigning(key func() *peerid.PrivateKey) *Signing { return &Signing{key: key} }
 
 // Post godoc
 //
@@ -70,9 +70,10 @@ func (h *Signing) Post(c *gin.Context) {
 		server.Fail(c, apierror.Invalid(apierror.FieldError{Field: "payloads", Problem: "1 to 1000 payloads"}))
 		return
 	}
-	out := SignResponse{KeyID: h.key.KeyID(), Signatures: make([][]byte, len(in.Payloads))}
+	key := h.key()
+	out := SignResponse{KeyID: key.KeyID(), Signatures: make([][]byte, len(in.Payloads))}
 	for i, b := range in.Payloads {
-		out.Signatures[i] = h.key.Sign(federation.SigningMessage(in.Purpose, b))
+		out.Signatures[i] = key.Sign(federation.SigningMessage(in.Purpose, b))
 	}
 	c.JSON(http.StatusOK, out)
 }

@@ -53,7 +53,7 @@ type Registry struct {
 	dir    *federation.Directory
 	col    store.Collection
 	health store.Collection
-	signer *peercall.Signer
+	signer func() *peercall.Signer
 	doc    func() ([]byte, error) // this peer's signed self document
 	client *http.Client
 	events Publisher
@@ -66,7 +66,7 @@ type Config struct {
 	Self      federation.Self
 	Directory *federation.Directory
 	Store     store.Store
-	Signer    *peercall.Signer
+	Signer    func() *peercall.Signer
 	SelfDoc   func() ([]byte, error)
 	// Client calls other peers (nil: a client with FetchTimeout).
 	Client *http.Client
@@ -169,6 +169,7 @@ func (r *Registry) Add(ctx context.Context, actor, base string, groups []string)
 				return federation.Peer{}, false, err
 			}
 			p.Version = v
+			p.Status = federation.Status{Health: federation.Unknown}
 			r.dir.Forget(p.ID)
 			r.changed(ctx, actor, p)
 			return p, true, nil
@@ -511,7 +512,7 @@ func (r *Registry) send(ctx context.Context, p federation.Peer, action string) e
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if err := r.signer.Sign(req, peerid.ID(p.ID), body); err != nil {
+	if err := r.signer().Sign(req, peerid.ID(p.ID), body); err != nil {
 		return err
 	}
 	resp, err := r.client.Do(req)
