@@ -162,6 +162,11 @@ func TestFederationAreaPartition(t *testing.T) {
 	a.put(t, id, "", `{"name":"heat (a)","version":%d}`)
 
 	b.call(t, http.MethodPost, "/workspace/areas/"+id+"/members", `{"subject":"bob"}`, http.StatusOK)
+	// b shares c's partners-only resource: resolved through c, with the
+	// identity of b's admin.
+	soil := c.create(t, "soil", resource.Partners)
+	b.call(t, http.MethodPost, "/workspace/areas/"+id+"/shared",
+		fmt.Sprintf(`{"kind":"resource","ref":{"peer":%q,"id":%q}}`, c.id, soil.ID), http.StatusOK)
 	c.call(t, http.MethodPost, "/workspace/areas/"+id+"/members", `{"subject":"cid","admin":true}`, http.StatusOK)
 	c.put(t, id, "/rules", `{"rules":[{"id":"r-os","kind":"open_source_processings"}],"version":%d}`)
 	c.put(t, id, "", `{"name":"heat (c)","version":%d}`)
@@ -183,8 +188,13 @@ func TestFederationAreaPartition(t *testing.T) {
 	if !slices.Equal(subjects(got), want) {
 		t.Errorf("members %v, want %v", subjects(got), want)
 	}
-	if len(got.Shared) != 1 || got.Shared[0].Ref.ID != res.ID {
-		t.Errorf("shared %+v, want the resource a shared", got.Shared)
+	var shared []string
+	for _, sh := range got.Shared {
+		shared = append(shared, sh.Name+"@"+sh.Ref.Peer)
+	}
+	slices.Sort(shared)
+	if want := []string{"soil@" + c.id, "tiles@" + a.id}; !slices.Equal(shared, want) {
+		t.Errorf("shared %v, want %v", shared, want)
 	}
 	if len(got.Rules) != 1 || got.Rules[0].ID != "r-os" {
 		t.Errorf("rules %+v, want c's", got.Rules)
@@ -201,8 +211,8 @@ func TestFederationAreaPartition(t *testing.T) {
 	for _, op := range page.Items {
 		authors[op.Stamp.Peer] = true
 	}
-	if len(hist) != 8 || !authors[a.id] || !authors[b.id] || !authors[c.id] {
-		t.Errorf("history of %d ops by %v, want 8 ops of the three peers", len(hist), authors)
+	if len(hist) != 9 || !authors[a.id] || !authors[b.id] || !authors[c.id] {
+		t.Errorf("history of %d ops by %v, want 9 ops of the three peers", len(hist), authors)
 	}
 
 	// a removes c from the area: c learns it, and hears nothing after.

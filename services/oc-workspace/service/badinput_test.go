@@ -41,7 +41,7 @@ func TestBadInput(t *testing.T) {
 			{"bad member", "POST", "/workspace/areas/" + a.ID + "/members", `{"subject":"a b"}`, 400, []string{"subject"}},
 			{"bad share kind", "POST", "/workspace/areas/" + a.ID + "/shared", `{"kind":"car","ref":{"id":"x"}}`, 400, []string{"kind"}},
 			{"bad share ref", "POST", "/workspace/areas/" + a.ID + "/shared", `{"kind":"resource","ref":{"id":""}}`, 400, []string{"ref.id"}},
-			{"remote share", "POST", "/workspace/areas/" + a.ID + "/shared", `{"kind":"resource","ref":{"peer":"far","id":"x"}}`, 400, []string{"ref.peer"}},
+			{"remote workspace share", "POST", "/workspace/areas/" + a.ID + "/shared", `{"kind":"workspace","ref":{"peer":"far","id":"x"}}`, 400, []string{"ref.peer"}},
 			{"rules missing", "PUT", "/workspace/areas/" + a.ID + "/rules", `{"version":1}`, 400, []string{"rules"}},
 			{"bad If-Match", "PUT", "/workspace/areas/" + a.ID + "/rules", `{"rules":[]}`, 400, []string{"If-Match"}},
 			{"check no id", "POST", "/workspace/areas/check", `{"usage":{"resources":[{"id":""}]}}`, 400, []string{"workflow_id", "usage.resources[0].id"}},

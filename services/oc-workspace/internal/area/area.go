@@ -524,8 +524,9 @@ func (s *Service) Share(ctx context.Context, p authn.Principal, id string, in ap
 		return wire.Area{}, probs.Err()
 	}
 	ref := refs[0]
-	if ref.Peer != s.peerID {
-		return wire.Area{}, errs.Invalid("ref.peer", "only this peer's (%q) items can be shared for now: %s", s.peerID, resolve.RemoteReason(ref.Peer))
+	if ref.Peer != s.peerID && in.Kind != wire.SharedResource {
+		// A workspace or a workflow is shared by the peer holding it.
+		return wire.Area{}, errs.Invalid("ref.peer", "a %s is shared by the peer holding it: %s", in.Kind, resolve.RemoteReason(ref.Peer))
 	}
 	// Only members may share: check before fetching anything on their behalf.
 	if _, err := s.load(ctx, id, s.guardRead(p)); err != nil {
