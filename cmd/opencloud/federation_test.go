@@ -223,7 +223,9 @@ func TestFederationCatalogs(t *testing.T) {
 	c.Stop()
 	link.Cut(testenv.Blackhole)
 	res, took := a.search(t, "")
-	if took > 3*time.Second {
+	// The deadline is 1 s; without it the blackholed call would wait for
+	// the relay's 15 s. The margin is for a loaded machine.
+	if took > 5*time.Second {
 		t.Errorf("the search took %s with a partner dead and one unreachable; the deadline is 1s", took)
 	}
 	if !res.Partial || res.state(a.id) != "answered" || res.state(b.id) != "timeout" || res.state(c.id) != "offline" {
