@@ -219,10 +219,11 @@ type requestStates struct {
 // maxCached bounds each cache; past it, it starts again empty.
 const maxCached = 100_000
 
-func (c *requestStates) get(m map[string]bool, id string) bool {
+// get reads *m under the lock: set replaces the map itself when it is full.
+func (c *requestStates) get(m *map[string]bool, id string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return m[id]
+	return (*m)[id]
 }
 
 func (c *requestStates) set(m *map[string]bool, id string) {
@@ -238,7 +239,7 @@ func (c *requestStates) set(m *map[string]bool, id string) {
 // it committed, or it is not in the journal (executions stored outside a
 // booking request).
 func (s *Store) committed(ctx context.Context, id string) (bool, error) {
-	if id == "" || s.reqs.get(s.reqs.committed, id) {
+	if id == "" || s.reqs.get(&s.reqs.committed, id) {
 		return true, nil
 	}
 	d, err := s.Request(ctx, id)
@@ -258,7 +259,7 @@ func (s *Store) committed(ctx context.Context, id string) (bool, error) {
 // request's to publish (it is not in the journal, or it was undone and
 // its executions that remain were announced by their own changes).
 func (s *Store) announced(ctx context.Context, id string) (bool, error) {
-	if id == "" || s.reqs.get(s.reqs.announced, id) {
+	if id == "" || s.reqs.get(&s.reqs.announced, id) {
 		return true, nil
 	}
 	d, err := s.Request(ctx, id)
