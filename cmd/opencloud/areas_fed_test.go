@@ -150,6 +150,11 @@ func TestFederationAreaPartition(t *testing.T) {
 		`{"name":"heat","description":"urban heat","peers":["`+b.id+`","`+c.id+`"]}`, http.StatusCreated), &created)
 	id := created.ID
 	waitAgree(t, id, a, b, c)
+	// A user of a member peer cannot read the area's history through
+	// their peer's relay: only the peers themselves exchange ops.
+	if r := b.call(t, http.MethodPost, "/peer/relay/"+a.id+"/workspace/federation/areas/"+id+"/sync", `{"vector":{}}`, 0); r.Status != http.StatusForbidden {
+		t.Errorf("a user's sync through the relay: %d %s", r.Status, r.Body)
+	}
 
 	// The partition: every link between peer 1 and the others drops.
 	for _, l := range []*testenv.LinkProxy{links[0][1], links[0][2], links[1][0], links[2][0]} {

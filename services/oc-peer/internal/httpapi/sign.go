@@ -53,7 +53,8 @@ func NewSigning(key func() *peerid.PrivateKey) *Signing { return &Signing{key: k
 //	@Router			/peer/sign [post]
 func (h *Signing) Post(c *gin.Context) {
 	p, _ := authn.FromContext(c.Request.Context())
-	if p.IsRemote() || p.Username != "" || p.Subject == "" {
+	// The services' client: a client (no user) with the admin role.
+	if p.IsRemote() || p.Username != "" || p.Subject == "" || !p.IsAdmin() {
 		server.Fail(c, apierror.Forbidden("only this peer's services sign with its key"))
 		return
 	}

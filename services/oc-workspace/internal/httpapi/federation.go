@@ -38,6 +38,12 @@ func (h *federationHandler) caller(c *gin.Context) (string, string, bool) {
 		server.Fail(c, apierror.Forbidden("only member peers call this route, signed (Authorization: OCPeer)"))
 		return "", "", false
 	}
+	if p.Subject != "" {
+		// A member peer's user may not read the whole history of an area
+		// through their peer: only the peer itself exchanges ops.
+		server.Fail(c, apierror.Forbidden("only member peers themselves call this route, not on behalf of a user"))
+		return "", "", false
+	}
 	id, ok := pathID(c, "id", "area")
 	return p.Remote.Peer, id, ok
 }
