@@ -92,7 +92,7 @@ func TestWorkerEnvironment(t *testing.T) {
 	l := configured(t, map[string]string{
 		"OC_SERVICE_CLIENT_SECRET": "the-services-secret", "OC_ADMIN_PASSWORD": "the-admin-password",
 		"OC_STORE": "mongo", "OC_MONGO_URI": "mongodb://user:pw@mongo:27017", "OC_MONGO_DB": "peer1",
-		"OC_NATS_URL": "nats://nats:4222", "OC_PEER_ID": "peer-1", "OC_KUBECONFIG": "/etc/opencloud/kubeconfig",
+		"OC_NATS_URL": "nats://nats:4222", "OC_KUBECONFIG": "/etc/opencloud/kubeconfig",
 		"OC_LOG_FORMAT": "json", "OC_MONITORD_LEASE_TTL": "45s",
 		"OC_SCHEDULERD_WORKER_ENV": "AWS_PROFILE", "AWS_PROFILE": "cluster", "UNRELATED": "x",
 	})
@@ -105,7 +105,7 @@ func TestWorkerEnvironment(t *testing.T) {
 		}
 	}
 	for k, v := range map[string]string{"OC_STORE": "mongo", "OC_MONGO_URI": "mongodb://user:pw@mongo:27017", "OC_MONGO_DB": "peer1",
-		"OC_NATS_URL": "nats://nats:4222", "OC_PEER_ID": "peer-1", "OC_KUBECONFIG": "/etc/opencloud/kubeconfig",
+		"OC_NATS_URL": "nats://nats:4222", "OC_KUBECONFIG": "/etc/opencloud/kubeconfig",
 		"OC_LOG_FORMAT": "json", "OC_MONITORD_LEASE_TTL": "45s", "OC_MONITORD_WORKER": "d1/abc",
 		"AWS_PROFILE": "cluster", "PATH": os.Getenv("PATH")} {
 		if env[k] != v {
