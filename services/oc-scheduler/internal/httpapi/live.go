@@ -179,6 +179,23 @@ type stream struct {
 	behind chan struct{}
 	// sent is the seq of the last log line sent, per step.
 	sent map[string]int64
+	// states is the last state sent, per step ("" for the execution):
+	// events are delivered at least once, and a state read from the store
+	// may also come as an event, so a repeat is not sent again.
+	states map[string]execution.State
+}
+
+// repeat reports whether state to of step (""for the execution) is the
+// last one sent, and records it otherwise.
+func (s *stream) repeat(step string, to execution.State) bool {
+	if s.states == nil {
+		s.states = map[string]execution.State{}
+	}
+	if last, ok := s.states[step]; ok && last == to {
+		return true
+	}
+	s.states[step] = to
+	return false
 }
 
 // receive runs on NATS's delivery goroutine: it must not block.
@@ -264,6 +281,9 @@ func (s *stream) event(m *nats.Msg) error {
 		if json.Unmarshal(env.Data, &ch) != nil {
 			return nil
 		}
+		if s.repeat(ch.Step, ch.To) {
+			return nil
+		}
 		if err := s.send("state", env.Data); err != nil {
 			return err
 		}
@@ -333,6 +353,12 @@ func (s *stream) log(line execution.LogLine, raw []byte) error {
 
 // state sends e's state as stored; errOver when it is terminal.
 func (s *stream) state(e execution.Execution) error {
+	if s.repeat("", e.State) {
+		if e.State.Terminal() {
+			return errOver
+		}
+		return nil
+	}
 	data, err := json.Marshal(execution.StateChange{ExecutionID: e.ID, WorkflowID: e.WorkflowID, To: e.State, Reason: e.Reason, At: e.UpdatedAt})
 	if err != nil {
 		return err

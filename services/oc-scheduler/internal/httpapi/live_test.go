@@ -341,3 +341,43 @@ func TestLiveDropsAStuckClient(t *testing.T) {
 		t.Errorf("the stream ended cleanly (%v, last state %+v): it should have been cut", err, last)
 	}
 }
+
+// TestLiveNoRepeat: events are delivered at least once (the outbox sends
+// an event again until NATS acknowledges it), and the first state is read
+// from the store: a state already sent is not sent again.
+func TestLiveNoRepeat(t *testing.T) {
+	e := newLiveEnv(t, testenv.SQLiteStore(t), httpapi.LiveOptions{})
+	a := e.running("alice")
+	events, _ := read(e.follow(e.ctx, alice, a).Body)
+	if ev := <-events; ev.name != "state" {
+		t.Fatalf("first event %+v", ev)
+	}
+	publish := func(v any, subject string) {
+		t.Helper()
+		if err := e.pub.Publish(e.ctx, subject, a, "", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The execution's own state again, a step's twice, then a log line.
+	publish(execution.StateChange{ExecutionID: a, To: execution.Running}, event.ExecutionState(a))
+	publish(execution.StateChange{ExecutionID: a, Step: "s", To: execution.Running}, event.ExecutionState(a))
+	publish(execution.StateChange{ExecutionID: a, Step: "s", To: execution.Running}, event.ExecutionState(a))
+	publish(execution.LogLine{ExecutionID: a, Line: "end"}, event.ExecutionLog(a))
+	var got []string
+	for {
+		select {
+		case ev := <-events:
+			if ev.name == "log" {
+				if len(got) != 1 || got[0] != "s:running" {
+					t.Fatalf("states sent before the log line: %v, want only s:running", got)
+				}
+				return
+			}
+			var ch execution.StateChange
+			_ = json.Unmarshal(ev.data, &ch)
+			got = append(got, ch.Step+":"+string(ch.To))
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no log line; states %v", got)
+		}
+	}
+}
