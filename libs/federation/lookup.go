@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -101,13 +98,13 @@ func (l *Lookups) ask(ctx context.Context, token, peer string, ids []string) map
 	}
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
-	cl := apiclient.New(strings.TrimRight(l.Gateway, "/")+RelayPrefix+url.PathEscape(peer), apiclient.StaticToken(token), l.HTTP)
+	cl := RelayClient(l.Gateway, peer, apiclient.StaticToken(token), l.HTTP)
 	out := make(map[string]Resolved, len(ids))
 	for start := 0; start < len(ids); start += resource.MaxLookup {
 		batch := ids[start:min(start+resource.MaxLookup, len(ids))]
 		var res resource.LookupResult
 		h, err := cl.Do(ctx, apiclient.Request{Method: http.MethodPost, Path: lookupPath, Body: resource.Lookup{IDs: batch},
-			Header: map[string]string{TimeoutHeader: remainingMillis(ctx)}}, &res)
+			Header: Deadline(ctx)}, &res)
 		if err != nil {
 			reason := failure(ctx, peer, deadline, h, err)
 			for _, id := range ids[start:] {
@@ -136,49 +133,34 @@ func (l *Lookups) ask(ctx context.Context, token, peer string, ids []string) map
 	return out
 }
 
-// remainingMillis is what is left of ctx's deadline, as the relay takes it.
-func remainingMillis(ctx context.Context) string {
-	dl, _ := ctx.Deadline()
-	return strconv.FormatInt(min(max(time.Until(dl).Milliseconds(), 1), 60000), 10)
-}
-
 func reasonUnknown(peer string) string {
 	return fmt.Sprintf("peer %q is not known to this peer: an administrator adds it under Peers", peer)
 }
 
-// failure says why a relayed lookup failed: the relay's own answers (no
-// PeerHeader) tell about this peer's view of the other, the other peer's
-// answers about its view of this one.
+// failure says why a relayed lookup failed.
 func failure(ctx context.Context, peer string, deadline time.Duration, h http.Header, err error) string {
-	timedOut := fmt.Sprintf("peer %q did not answer within %s", peer, deadline)
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return timedOut
+	switch Classify(ctx, h, err) {
+	case Timeout:
+		return fmt.Sprintf("peer %q did not answer within %s", peer, deadline)
+	case NotKnown:
+		return reasonUnknown(peer)
+	case BlockedPeer:
+		return fmt.Sprintf("peer %q is blocked by this peer's administrators", peer)
+	case Unreachable:
+		return fmt.Sprintf("peer %q cannot be reached (it may be offline)", peer)
+	case Refused:
+		return fmt.Sprintf("peer %q refused the lookup (%d): it may not know this peer yet, or not accept its calls", peer, apiclient.Status(err))
+	case PeerNotFound:
+		return fmt.Sprintf("peer %q does not offer resource lookups to other peers", peer)
 	}
 	var ae *apierror.Error
-	if !errors.As(err, &ae) {
-		if h != nil {
-			return fmt.Sprintf("peer %q gave an answer that is not a lookup result", peer)
-		}
+	switch {
+	case !errors.As(err, &ae) && h != nil:
+		return fmt.Sprintf("peer %q gave an answer that is not a lookup result", peer)
+	case !errors.As(err, &ae):
 		return "this peer's federation service could not be reached"
-	}
-	if h.Get(PeerHeader) == "" {
-		switch {
-		case ae.Status == http.StatusNotFound:
-			return reasonUnknown(peer)
-		case ae.Code == "peer_blocked":
-			return fmt.Sprintf("peer %q is blocked by this peer's administrators", peer)
-		case ae.Code == "peer_unreachable":
-			return fmt.Sprintf("peer %q cannot be reached (it may be offline)", peer)
-		case ae.Code == "peer_timeout":
-			return timedOut
-		}
+	case h.Get(PeerHeader) == "":
 		return fmt.Sprintf("this peer could not relay the lookup to peer %q (%d)", peer, ae.Status)
-	}
-	switch ae.Status {
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return fmt.Sprintf("peer %q refused the lookup (%d): it may not know this peer yet, or not accept its calls", peer, ae.Status)
-	case http.StatusNotFound:
-		return fmt.Sprintf("peer %q does not offer resource lookups to other peers", peer)
 	}
 	return fmt.Sprintf("peer %q answered %d", peer, ae.Status)
 }

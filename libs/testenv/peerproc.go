@@ -133,7 +133,8 @@ func StartPeers(t testing.TB, n int, opts PeerOptions) []*PeerProc {
 		t.Fatal(err)
 	}
 	bin, err := peerBinary()
-	if errors.Is(err, errNoGo) {
+	if errors.Is(err, errNoGo) && os.Getenv(ClusterEnvVar) != "required" {
+		// Under make test (OC_TEST_CLUSTER=required) a missing Go fails.
 		t.Skip(err)
 	}
 	if err != nil {

@@ -15,10 +15,7 @@ package search
 import (
 	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -27,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opencloud/opencloud/libs/apiclient"
 	"github.com/opencloud/opencloud/libs/apierror"
 	"github.com/opencloud/opencloud/libs/authn"
 	"github.com/opencloud/opencloud/libs/federation"
@@ -230,55 +228,21 @@ func (s *Searcher) ask(ctx context.Context, token string, peer federation.Peer, 
 
 func (s *Searcher) page(ctx context.Context, token string, peer federation.Peer, v url.Values) (resource.Page, string, error) {
 	var page resource.Page
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		s.gateway+"/peer/relay/"+peer.ID+"/catalog/resources?"+v.Encode(), nil)
-	if err != nil {
-		return page, Failed, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if dl, ok := ctx.Deadline(); ok {
-		req.Header.Set("X-OC-Timeout-Ms", strconv.FormatInt(max(1, time.Until(dl).Milliseconds()), 10))
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return page, Timeout, fmt.Errorf("no answer within %s", s.deadline)
-		}
-		return page, Failed, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return page, Timeout, fmt.Errorf("no answer within %s", s.deadline)
-		}
-		return page, Failed, err
-	}
-	if resp.StatusCode == http.StatusOK {
-		if err := json.Unmarshal(body, &page); err != nil {
-			return page, Failed, fmt.Errorf("the peer's answer is not a page of resources: %w", err)
-		}
+	cl := federation.RelayClient(s.gateway, peer.ID, apiclient.StaticToken(token), s.client)
+	h, err := cl.Do(ctx, apiclient.Request{Method: http.MethodGet, Path: "/catalog/resources?" + v.Encode(),
+		Header: federation.Deadline(ctx)}, &page)
+	if err == nil {
 		return page, Answered, nil
 	}
-	var env apierror.Envelope
-	_ = json.Unmarshal(body, &env)
-	msg := resp.Status
-	if env.Error != nil {
-		msg = env.Error.Message
-	}
-	code := ""
-	if env.Error != nil {
-		code = env.Error.Code
-	}
-	switch {
-	case code == "peer_timeout":
+	switch federation.Classify(ctx, h, err) {
+	case federation.Timeout:
 		return page, Timeout, fmt.Errorf("no answer within %s", s.deadline)
-	case code == "peer_unreachable":
-		return page, Offline, errors.New(msg)
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return page, Refused, errors.New(msg)
+	case federation.Unreachable:
+		return page, Offline, err
+	case federation.Refused:
+		return page, Refused, err
 	}
-	return page, Failed, errors.New(msg)
+	return page, Failed, err
 }
 
 // order is the order of q's sort keys (name by default), then peer and id.

@@ -14,13 +14,10 @@
 package replica
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -206,38 +203,17 @@ func (r *Replicator) Exchange(ctx context.Context, id, peer string) error {
 
 // call POSTs body to path on peer through the relay and decodes the answer.
 func (r *Replicator) call(ctx context.Context, peer, path string, body, out any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.gateway+"/peer/relay/"+peer+path, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	tok, err := r.token(ctx)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode == http.StatusNotFound && resp.Header.Get("X-OC-Peer") == peer {
+	cl := federation.RelayClient(r.gateway, peer, r.token, r.client)
+	h, err := cl.Do(ctx, apiclient.Request{Method: http.MethodPost, Path: path, Body: body, Header: federation.Deadline(ctx)}, out)
+	if err != nil && federation.Classify(ctx, h, err) == federation.PeerNotFound {
 		return fmt.Errorf("%s %s: %w", peer, path, errNotHeld)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: %s %s", peer, path, resp.Status, bytes.TrimSpace(data[:min(len(data), 512)]))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", peer, path, err)
 	}
-	return json.Unmarshal(data, out)
+	return nil
 }
 
 // Signer signs ops through oc-peer's POST /peer/sign.
@@ -249,35 +225,14 @@ type Signer struct {
 
 // SignOps implements area.Signer.
 func (s Signer) SignOps(ctx context.Context, inputs [][]byte) (string, [][]byte, error) {
-	b, err := json.Marshal(map[string]any{"purpose": wire.OpSigningPurpose, "payloads": inputs})
-	if err != nil {
-		return "", nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Gateway+"/peer/sign", bytes.NewReader(b))
-	if err != nil {
-		return "", nil, err
-	}
-	tok, err := s.Token(ctx)
-	if err != nil {
-		return "", nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.Client.Do(req)
-	if err != nil {
-		return "", nil, err
-	}
-	defer resp.Body.Close()
 	var out struct {
 		KeyID      string   `json:"key_id"`
 		Signatures [][]byte `json:"signatures"`
 	}
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return "", nil, fmt.Errorf("oc-peer signs nothing: %s %s", resp.Status, msg)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return "", nil, err
+	cl := apiclient.New(s.Gateway, s.Token, s.Client)
+	if _, err := cl.Do(ctx, apiclient.Request{Method: http.MethodPost, Path: "/peer/sign",
+		Body: map[string]any{"purpose": wire.OpSigningPurpose, "payloads": inputs}}, &out); err != nil {
+		return "", nil, fmt.Errorf("oc-peer signs nothing: %w", err)
 	}
 	if len(out.Signatures) != len(inputs) {
 		return "", nil, errors.New("oc-peer answered another number of signatures")
